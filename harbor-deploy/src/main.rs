@@ -1,0 +1,110 @@
+//! The `harbor-deploy` command: render a Harbor installation from harbor.yml and deploy it.
+
+mod disk;
+mod prepare;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Stand up Harbor from one harbor.yml.
+#[derive(Parser)]
+#[command(name = "harbor-deploy", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Render docker-compose.yml, common/config and the data volume's secrets.
+    Prepare(PrepareArgs),
+    /// Check a harbor.yml and print every problem.
+    Validate(ValidateArgs),
+    /// Create the internal-TLS CA and component certificates in a directory.
+    Gencert(GencertArgs),
+}
+
+/// Inputs shared by the commands that render.
+#[derive(Args, Clone)]
+pub struct RenderArgs {
+    /// The harbor.yml; without it the built-in default configuration is used.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Hostname for the built-in default configuration (default: this machine's name).
+    #[arg(long, value_name = "NAME", conflicts_with = "config")]
+    pub hostname: Option<String>,
+    /// Prefix for every absolute host path harbor.yml names (the data volume included).
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+    /// Deploy the Trivy scanner too.
+    #[arg(long)]
+    pub with_trivy: bool,
+    /// The Harbor release to render for.
+    #[arg(long, value_name = "VERSION")]
+    pub harbor_version: Option<String>,
+}
+
+#[derive(Args)]
+struct PrepareArgs {
+    #[command(flatten)]
+    render: RenderArgs,
+    /// The installer directory for docker-compose.yml and common/config (default: the config
+    /// file's directory, or the current directory for the built-in default).
+    #[arg(long, short = 'o', value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// A 32-byte seed for a first run; later runs use the seed stored in the data volume.
+    #[arg(long, value_name = "FILE")]
+    seed_file: Option<PathBuf>,
+    /// The time certificates start from, RFC 3339 (default: now).
+    #[arg(long, value_name = "RFC3339")]
+    now: Option<String>,
+}
+
+#[derive(Args)]
+struct ValidateArgs {
+    #[command(flatten)]
+    render: RenderArgs,
+}
+
+#[derive(Args)]
+struct GencertArgs {
+    /// The directory to write the CA and the pairs into (below --root).
+    #[arg(long, short = 'p', value_name = "DIR")]
+    path: PathBuf,
+    /// Validity of the certificates in days.
+    #[arg(long, default_value_t = harbor_prep::pki::GENCERT_DEFAULT_DAYS)]
+    days: u32,
+    /// Prefix for absolute paths, as for prepare.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    root: PathBuf,
+    /// A 32-byte seed to derive the keys from (default: the data volume's seed when
+    /// <root>/data/secret/keys/seed exists, else fresh randomness).
+    #[arg(long, value_name = "FILE")]
+    seed_file: Option<PathBuf>,
+    /// Replace files that already exist.
+    #[arg(long)]
+    force: bool,
+    /// The time certificates start from, RFC 3339 (default: now).
+    #[arg(long, value_name = "RFC3339")]
+    now: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Prepare(a) => prepare::prepare(&a.render, a.out, a.seed_file, a.now),
+        Command::Validate(a) => prepare::validate(&a.render),
+        Command::Gencert(a) => {
+            prepare::gencert(&a.path, a.days, &a.root, a.seed_file, a.force, a.now)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

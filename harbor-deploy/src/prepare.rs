@@ -1,0 +1,287 @@
+//! `prepare`, `validate` and `gencert`: render from harbor.yml and write the result safely.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use harbor_prep::{Config, Inputs, Issue, Release, Seed};
+
+use crate::RenderArgs;
+use crate::disk::{self, HostRoot};
+
+/// Exit code for input that does not validate.
+const EXIT_INVALID: u8 = 2;
+
+/// A configuration with where it came from.
+struct Source {
+    /// What to call it in messages.
+    name: String,
+    /// Its directory, the default installer directory.
+    dir: PathBuf,
+    text: String,
+}
+
+fn source(args: &RenderArgs) -> Result<Source> {
+    match &args.config {
+        Some(path) => {
+            let text = fs::read_to_string(path)
+                .with_context(|| format!("cannot read the configuration {}", path.display()))?;
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from("."));
+            Ok(Source {
+                name: path.display().to_string(),
+                dir,
+                text,
+            })
+        }
+        None => {
+            let hostname = match &args.hostname {
+                Some(h) => h.clone(),
+                None => machine_name()?,
+            };
+            Ok(Source {
+                name: "<built-in default>".into(),
+                dir: PathBuf::from("."),
+                text: harbor_prep::default_config(&hostname),
+            })
+        }
+    }
+}
+
+/// This machine's name, for the default configuration.
+fn machine_name() -> Result<String> {
+    let name = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned();
+    if name.is_empty() || name == "localhost" {
+        bail!("this machine has no usable name; pass --hostname NAME");
+    }
+    Ok(name)
+}
+
+fn release(args: &RenderArgs) -> Result<&'static Release> {
+    match &args.harbor_version {
+        None => Ok(Release::latest()),
+        Some(v) => Release::find(v).with_context(|| {
+            format!(
+                "harbor version `{v}` is not supported; supported are {}",
+                Release::names()
+            )
+        }),
+    }
+}
+
+/// Prints every issue as `file:line:col: key: message`, the way compilers do.
+fn print_issues(name: &str, issues: &[Issue]) {
+    for issue in issues {
+        let place = match issue.mark {
+            Some(m) => format!("{name}:{}:{}", m.line, m.column),
+            None => name.to_string(),
+        };
+        let key = if issue.path.is_empty() {
+            String::new()
+        } else {
+            format!(" {}:", issue.path)
+        };
+        eprintln!("{place}:{key} {} [{}]", issue.message, issue.code);
+    }
+    eprintln!("{} problem(s) found; nothing was written", issues.len());
+}
+
+/// Parses the time argument, or takes the clock.
+fn now(arg: Option<String>) -> Result<i64> {
+    match arg {
+        Some(text) => {
+            let t =
+                time::OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
+                    .with_context(|| {
+                        format!("`{text}` is not an RFC 3339 time such as 2026-01-31T12:00:00Z")
+                    })?;
+            Ok(t.unix_timestamp())
+        }
+        None => Ok(time::OffsetDateTime::now_utc().unix_timestamp()),
+    }
+}
+
+/// `harbor-deploy validate`.
+pub fn validate(args: &RenderArgs) -> Result<ExitCode> {
+    let source = source(args)?;
+    let release = release(args)?;
+    let root = HostRoot::new(&args.root);
+
+    let config = match Config::from_yaml(&source.text) {
+        Ok(c) => c,
+        Err(issues) => {
+            print_issues(&source.name, &issues);
+            return Ok(ExitCode::from(EXIT_INVALID));
+        }
+    };
+    let files = disk::host_files(&config, &root, args.with_trivy);
+    let issues = harbor_prep::check(&source.text, &files, now(None)?, args.with_trivy, release);
+    if !issues.is_empty() {
+        print_issues(&source.name, &issues);
+        return Ok(ExitCode::from(EXIT_INVALID));
+    }
+    println!("{}: valid for harbor {}", source.name, release.tag);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `harbor-deploy prepare`.
+pub fn prepare(
+    args: &RenderArgs,
+    out: Option<PathBuf>,
+    seed_file: Option<PathBuf>,
+    now_arg: Option<String>,
+) -> Result<ExitCode> {
+    let source = source(args)?;
+    let release = release(args)?;
+    let root = HostRoot::new(&args.root);
+    let now = now(now_arg)?;
+    let out = out.unwrap_or_else(|| source.dir.clone());
+
+    let config = match Config::from_yaml(&source.text) {
+        Ok(c) => c,
+        Err(issues) => {
+            print_issues(&source.name, &issues);
+            return Ok(ExitCode::from(EXIT_INVALID));
+        }
+    };
+    let files = disk::host_files(&config, &root, args.with_trivy);
+    let data = disk::data_dir(&config, &root);
+    let state = disk::read_state(&data, &out)?;
+    let (seed, seed_is_new) = seed(&data, seed_file.as_deref())?;
+
+    let inputs = Inputs {
+        config: &config,
+        seed: &Seed::from_bytes(seed),
+        now,
+        state: &state,
+        files: &files,
+        with_trivy: args.with_trivy,
+        release,
+    };
+    let bundle = match harbor_prep::render(&inputs) {
+        Ok(b) => b,
+        Err(issues) => {
+            print_issues(&source.name, &issues.0);
+            return Ok(ExitCode::from(EXIT_INVALID));
+        }
+    };
+
+    // the seed goes first: if anything below fails, a re-run derives the same secrets
+    if seed_is_new {
+        let path = disk::seed_path(&data);
+        fs::create_dir_all(path.parent().unwrap_or(&data))
+            .with_context(|| format!("cannot create {}", data.display()))?;
+        disk::write_atomic(&path, &seed, 0o600)?;
+    }
+    let written = disk::write_bundle(&bundle, &out, &data)?;
+
+    for warning in &bundle.warnings {
+        eprintln!("warning: {warning}");
+    }
+    if !written.owners_set {
+        eprintln!(
+            "warning: not running as root, so files keep your user as owner; Harbor's \
+             containers need the owners upstream uses (10000, 999), so run prepare as root \
+             before deploying"
+        );
+    }
+    println!(
+        "prepared harbor {} for {}: {} file(s) written, {} unchanged; installer in {}, data in {}",
+        release.tag,
+        config.hostname,
+        written.changed,
+        written.unchanged,
+        out.display(),
+        data.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The data volume's seed, or the given one for a first run, or fresh randomness.
+fn seed(data: &Path, given: Option<&Path>) -> Result<([u8; 32], bool)> {
+    let persisted = disk::seed_path(data);
+    if persisted.exists() {
+        let seed = disk::read_seed(&persisted)?;
+        if let Some(given) = given {
+            if disk::read_seed(given)? != seed {
+                bail!(
+                    "{} differs from the seed this data volume already uses ({}); keeping both \
+                     would rotate every secret, so remove --seed-file or the data volume's seed",
+                    given.display(),
+                    persisted.display()
+                );
+            }
+        }
+        return Ok((seed, false));
+    }
+    if let Some(given) = given {
+        return Ok((disk::read_seed(given)?, true));
+    }
+    Ok((fresh_seed()?, true))
+}
+
+fn fresh_seed() -> Result<[u8; 32]> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no randomness for a new seed: {e}"))?;
+    Ok(seed)
+}
+
+/// `harbor-deploy gencert`.
+pub fn gencert(
+    dir: &Path,
+    days: u32,
+    root: &Path,
+    seed_file: Option<PathBuf>,
+    force: bool,
+    now_arg: Option<String>,
+) -> Result<ExitCode> {
+    let root = HostRoot::new(root);
+    let target = root.join(&dir.to_string_lossy());
+    let now = now(now_arg)?;
+
+    let seed = match seed_file {
+        Some(path) => disk::read_seed(&path)?,
+        None => {
+            let persisted = disk::seed_path(&root.join("/data"));
+            if persisted.exists() {
+                disk::read_seed(&persisted)?
+            } else {
+                fresh_seed()?
+            }
+        }
+    };
+    let files = harbor_prep::pki::internal_tls_bundle(&Seed::from_bytes(seed), now, days)
+        .context("cannot create the certificates")?;
+
+    let existing: Vec<&str> = files
+        .iter()
+        .filter(|f| target.join(&f.name).exists())
+        .map(|f| f.name.as_str())
+        .collect();
+    if !existing.is_empty() && !force {
+        eprintln!(
+            "error: {} already holds {}; nothing was written (pass --force to replace them)",
+            target.display(),
+            existing.join(", ")
+        );
+        return Ok(ExitCode::from(1));
+    }
+
+    fs::create_dir_all(&target).with_context(|| format!("cannot create {}", target.display()))?;
+    for file in &files {
+        disk::write_atomic(&target.join(&file.name), &file.contents, file.mode)?;
+    }
+    println!(
+        "wrote the internal TLS CA and {} file(s) to {}, valid {days} days",
+        files.len(),
+        target.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,68 @@
+//! Harbor's installer configuration: model, validation and rendering, with no I/O.
+//!
+//! harbor-prep reads a harbor.yml, checks it, and renders every file Harbor's own `prepare`
+//! writes, byte for byte the same for the same inputs: secrets and keys come from a seed, and
+//! the current time is an argument. Reading and writing files is the caller's business
+//! (harbor-deploy does it).
+
+pub mod bcrypt;
+mod decode;
+pub mod envfile;
+pub mod escape;
+pub mod host;
+pub mod issue;
+pub mod model;
+pub mod pki;
+pub mod release;
+pub mod render;
+pub mod seed;
+pub mod state;
+pub mod validate;
+pub mod value;
+pub mod yaml;
+
+pub use host::{HostFile, HostFiles};
+pub use issue::{Code, Issue, Issues};
+pub use model::{Config, Secret};
+pub use release::{RELEASES, Release, SCHEMA_VERSIONS};
+pub use render::{Bundle, Entry, Inputs, Root, render};
+pub use seed::Seed;
+pub use state::State;
+
+/// The built-in default harbor.yml for `hostname`: the release template's settings, plain http.
+///
+/// ```
+/// let text = harbor_prep::default_config("harbor.example.test");
+/// let config = harbor_prep::Config::from_yaml(&text).unwrap();
+/// assert_eq!(config.hostname, "harbor.example.test");
+/// assert!(config.https.is_none());
+/// ```
+pub fn default_config(hostname: &str) -> String {
+    include_str!("default.yml").replace("{{HOSTNAME}}", &escape::yaml_str(hostname))
+}
+
+/// Parses, validates and reports every problem of a harbor.yml; empty when it renders.
+///
+/// Host files the configuration names are checked against `files`; pass the current time as
+/// unix seconds for certificate checks.
+pub fn check(
+    text: &str,
+    files: &HostFiles,
+    now: i64,
+    with_trivy: bool,
+    release: &Release,
+) -> Vec<Issue> {
+    match Config::from_yaml(text) {
+        Err(issues) => issues,
+        Ok(config) => {
+            let ctx = validate::Context {
+                files,
+                now,
+                with_trivy,
+            };
+            let mut issues = validate::check(&config, ctx);
+            issues.extend(release.check(&config));
+            issues
+        }
+    }
+}

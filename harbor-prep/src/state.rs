@@ -1,0 +1,111 @@
+//! Secrets and keys a previous render left behind, reused so that a re-render rotates nothing.
+
+use std::collections::BTreeMap;
+
+use crate::issue::{Code, Issue};
+use crate::model::Secret;
+
+/// The names of the persisted artefacts.
+pub mod keys {
+    /// `secret/keys/secretkey`: the 16-byte key core encrypts stored passwords with.
+    pub const SECRETKEY: &str = "secretkey";
+    /// core's shared secret (core/env `CORE_SECRET`).
+    pub const CORE_SECRET: &str = "core_secret";
+    /// jobservice's shared secret (`JOBSERVICE_SECRET`).
+    pub const JOBSERVICE_SECRET: &str = "jobservice_secret";
+    /// The registry's basic-auth password (`REGISTRY_CREDENTIAL_PASSWORD`).
+    pub const REGISTRY_PASSWORD: &str = "registry_password";
+    /// core's CSRF key (`CSRF_KEY`).
+    pub const CSRF_KEY: &str = "csrf_key";
+    /// The scanner robot's name prefix (`ROBOT_SCANNER_NAME_PREFIX`).
+    pub const ROBOT_PREFIX: &str = "robot_prefix";
+    /// `secret/core/private_key.pem`: the token signing key.
+    pub const TOKEN_KEY: &str = "token_key";
+    /// `secret/registry/root.crt`: the token signing certificate.
+    pub const TOKEN_CERT: &str = "token_cert";
+
+    /// Every name, in a stable order.
+    pub const ALL: [&str; 8] = [
+        SECRETKEY,
+        CORE_SECRET,
+        JOBSERVICE_SECRET,
+        REGISTRY_PASSWORD,
+        CSRF_KEY,
+        ROBOT_PREFIX,
+        TOKEN_KEY,
+        TOKEN_CERT,
+    ];
+}
+
+/// Persisted secrets by name (see [`keys`]). Empty for a first render.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct State {
+    values: BTreeMap<String, Secret>,
+}
+
+impl State {
+    /// An empty state.
+    pub fn new() -> State {
+        State::default()
+    }
+
+    /// The value of `name`, if present.
+    pub fn get(&self, name: &str) -> Option<&Secret> {
+        self.values.get(name)
+    }
+
+    /// Sets `name`; unknown names are kept too, so nothing a caller persisted is lost.
+    pub fn set(&mut self, name: impl Into<String>, value: Secret) {
+        self.values.insert(name.into(), value);
+    }
+
+    /// All values, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Secret)> {
+        self.values.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Problems with persisted values that must stop a render before anything is written.
+    pub fn check(&self) -> Vec<Issue> {
+        let mut issues = Vec::new();
+        if let Some(key) = self.get(keys::SECRETKEY) {
+            if key.expose().len() != 16 {
+                issues.push(Issue::new(
+                    "secret/keys/secretkey",
+                    None,
+                    Code::InvalidValue,
+                    format!(
+                        "the existing secret key holds {} bytes but Harbor needs exactly 16; \
+                         it encrypts stored passwords, so restore the original file rather \
+                         than replace it",
+                        key.expose().len()
+                    ),
+                ));
+            }
+        }
+        let pem_checks = [
+            (
+                keys::TOKEN_KEY,
+                "secret/core/private_key.pem",
+                "PRIVATE KEY-----",
+            ),
+            (
+                keys::TOKEN_CERT,
+                "secret/registry/root.crt",
+                "BEGIN CERTIFICATE-----",
+            ),
+        ];
+        for (name, path, marker) in pem_checks {
+            if let Some(pem) = self.get(name) {
+                if !pem.expose().contains(marker) {
+                    issues.push(Issue::new(
+                        path,
+                        None,
+                        Code::InvalidValue,
+                        format!("the existing `{path}` is not a PEM file; restore it or remove it to create a new one"),
+                    ));
+                }
+            }
+        }
+        issues
+    }
+}

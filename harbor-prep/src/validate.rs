@@ -1,0 +1,578 @@
+//! The rules a configuration must follow before anything is rendered.
+//!
+//! These are upstream's checks (hostname, https files, log endpoint, storage, trace, upload
+//! purging, cache, quota provider) plus the gaps upstream lets through: placeholders left in,
+//! hostnames with a scheme or port, URLs with a path, colliding ports, relative host paths,
+//! files that are missing or do not match.
+
+use std::net::IpAddr;
+
+use crate::host::HostFiles;
+use crate::issue::{Code, Issue};
+use crate::model::Config;
+use crate::pki::{self, CertProblem};
+
+/// The placeholder hostname of upstream's template.
+pub const PLACEHOLDER_HOSTNAME: &str = "reg.mydomain.com";
+/// The placeholder certificate path of upstream's template.
+pub const PLACEHOLDER_CERT: &str = "/your/certificate/path";
+/// The placeholder key path of upstream's template.
+pub const PLACEHOLDER_KEY: &str = "/your/private/key/path";
+
+/// What validation needs besides the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// The host files the configuration names.
+    pub files: &'a HostFiles,
+    /// Unix seconds, for certificate validity.
+    pub now: i64,
+    /// Whether Trivy is deployed.
+    pub with_trivy: bool,
+}
+
+struct Checker<'c> {
+    config: &'c Config,
+    issues: Vec<Issue>,
+}
+
+impl Checker<'_> {
+    fn add(&mut self, path: &str, code: Code, message: String) {
+        let mark = self.config.mark(path).or_else(|| {
+            let parent = path.rsplit_once('.').map(|(p, _)| p)?;
+            self.config.mark(parent)
+        });
+        self.issues.push(Issue::new(path, mark, code, message));
+    }
+}
+
+/// Applies every rule; returns all problems found, in input order.
+pub fn check(config: &Config, ctx: Context<'_>) -> Vec<Issue> {
+    let mut c = Checker {
+        config,
+        issues: Vec::new(),
+    };
+
+    hostname(&mut c);
+    external_url(&mut c);
+    ports(&mut c);
+    https(&mut c, ctx);
+    paths(&mut c);
+    host_files(&mut c, ctx);
+    storage(&mut c);
+    services(&mut c);
+
+    c.issues
+        .sort_by_key(|i| i.mark.map(|m| (m.line, m.column)).unwrap_or((0, 0)));
+    c.issues
+}
+
+fn hostname(c: &mut Checker<'_>) {
+    let host = c.config.hostname.as_str();
+    if host.is_empty() {
+        return;
+    }
+
+    if host == PLACEHOLDER_HOSTNAME {
+        c.add(
+            "hostname",
+            Code::Placeholder,
+            format!(
+                "`{host}` is the template's placeholder; set the name clients use to reach Harbor"
+            ),
+        );
+    } else if host == "127.0.0.1" {
+        c.add(
+            "hostname",
+            Code::InvalidValue,
+            "127.0.0.1 cannot be the hostname: clients and the token service would reach \
+             themselves; use a name or address other hosts can reach"
+                .into(),
+        );
+    } else if let Some((scheme, _)) = host.split_once("://") {
+        c.add(
+            "hostname",
+            Code::InvalidValue,
+            format!(
+                "hostname must be a bare name, without `{scheme}://`; to publish a full url use \
+                 `external_url`"
+            ),
+        );
+    } else if host.parse::<IpAddr>().is_err() {
+        if host.contains(':') {
+            c.add(
+                "hostname",
+                Code::InvalidValue,
+                "hostname must be a bare name without a port; set the port in `http.port` or \
+                 `https.port`, or publish a full url with `external_url`"
+                    .into(),
+            );
+        } else if let Some(bad) = dns_problem(host) {
+            c.add("hostname", Code::InvalidValue, bad);
+        }
+    }
+}
+
+/// Why `host` is not a DNS name, if it is not.
+fn dns_problem(host: &str) -> Option<String> {
+    if host.len() > 253 {
+        return Some("hostname is longer than 253 characters".into());
+    }
+    for label in host.trim_end_matches('.').split('.') {
+        let ok = !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !ok {
+            return Some(format!(
+                "`{host}` is not a valid DNS name or IP address: labels hold letters, digits \
+                 and inner hyphens only (no `_`, `/` or spaces)"
+            ));
+        }
+    }
+    None
+}
+
+fn external_url(c: &mut Checker<'_>) {
+    let Some(url) = c.config.external_url.clone() else {
+        return;
+    };
+
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let Some(rest) = rest else {
+        c.add(
+            "external_url",
+            Code::InvalidValue,
+            format!("`{url}` must be an absolute url starting with http:// or https://"),
+        );
+        return;
+    };
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    if authority.is_empty() || authority.contains(['@', ' ', '?', '#']) {
+        c.add(
+            "external_url",
+            Code::InvalidValue,
+            format!("`{url}` has no valid host part"),
+        );
+    }
+    if !path.is_empty() || rest.contains(['?', '#']) {
+        c.add(
+            "external_url",
+            Code::InvalidValue,
+            format!(
+                "`{url}` must not have a path, query or fragment: Harbor is served at the root \
+                 of its url"
+            ),
+        );
+    }
+}
+
+fn ports(c: &mut Checker<'_>) {
+    let config = c.config;
+    let mut listeners = vec![("http.port", config.http.port)];
+    if let Some(https) = &config.https {
+        listeners.push(("https.port", https.port));
+    }
+    if config.metric.enabled {
+        listeners.push(("metric.port", config.metric.port));
+    }
+    for (i, (key, port)) in listeners.iter().enumerate() {
+        if let Some((other, _)) = listeners[..i].iter().find(|(_, p)| p == port) {
+            c.add(
+                key,
+                Code::PortCollision,
+                format!(
+                    "port {port} is already used by `{other}`; each listener needs its own port"
+                ),
+            );
+        }
+    }
+
+    // core, registry and jobservice serve their APIs on these ports inside their containers,
+    // and the metrics listener shares the container
+    if config.metric.enabled && [8080, 8443, 5000, 5001, 5443].contains(&config.metric.port) {
+        c.add(
+            "metric.port",
+            Code::PortCollision,
+            format!(
+                "port {} is an api port inside the core, registry or jobservice container; \
+                 pick another, such as 9090",
+                config.metric.port
+            ),
+        );
+    }
+    if config.metric.enabled && !config.metric.path.starts_with('/') {
+        c.add(
+            "metric.path",
+            Code::InvalidValue,
+            format!("metric path `{}` must start with `/`", config.metric.path),
+        );
+    }
+    if config.metric.enabled
+        && !config
+            .metric
+            .path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/-_.~".contains(&b))
+    {
+        c.add(
+            "metric.path",
+            Code::InvalidValue,
+            format!(
+                "metric path `{}` may hold letters, digits and / - _ . ~ only",
+                config.metric.path
+            ),
+        );
+    }
+}
+
+fn https(c: &mut Checker<'_>, ctx: Context<'_>) {
+    let Some(https) = c.config.https.clone() else {
+        let family = &c.config.ip_family;
+        if !family.ipv4 && !family.ipv6 {
+            c.add(
+                "ip_family.ipv4",
+                Code::Conflict,
+                "at least one of ip_family.ipv4 and ip_family.ipv6 must be enabled".into(),
+            );
+        }
+        return;
+    };
+
+    let family = &c.config.ip_family;
+    if !family.ipv4 && !family.ipv6 {
+        c.add(
+            "ip_family.ipv4",
+            Code::Conflict,
+            "at least one of ip_family.ipv4 and ip_family.ipv6 must be enabled".into(),
+        );
+    }
+
+    let mut placeholder = false;
+    for (key, value) in [
+        ("https.certificate", &https.certificate),
+        ("https.private_key", &https.private_key),
+    ] {
+        if value == PLACEHOLDER_CERT || value == PLACEHOLDER_KEY {
+            placeholder = true;
+            c.add(
+                key,
+                Code::Placeholder,
+                format!(
+                    "`{value}` is the template's placeholder; point it at your file, or remove \
+                     the `https` block to serve plain http"
+                ),
+            );
+        }
+    }
+    if placeholder || https.certificate.is_empty() || https.private_key.is_empty() {
+        return;
+    }
+
+    let cert = ctx.files.get(&https.certificate);
+    let key = ctx.files.get(&https.private_key);
+    let (Ok(cert), Ok(key)) = (cert, key) else {
+        return;
+    };
+    let names = c.config.hostname.clone();
+    for problem in pki::check_server_cert(&cert.contents, &key.contents, &names, ctx.now) {
+        let (path, message) = match problem {
+            CertProblem::Unreadable(why) => (
+                "https.certificate",
+                format!("`{}` is not a PEM certificate: {why}", https.certificate),
+            ),
+            CertProblem::KeyUnreadable(why) => (
+                "https.private_key",
+                format!("`{}` is not a PEM private key: {why}", https.private_key),
+            ),
+            CertProblem::KeyMismatch => (
+                "https.private_key",
+                format!(
+                    "`{}` does not belong to the certificate `{}`",
+                    https.private_key, https.certificate
+                ),
+            ),
+            CertProblem::HostnameNotCovered { hostname, names } => (
+                "https.certificate",
+                format!(
+                    "the certificate does not cover hostname `{hostname}`; it names {}",
+                    if names.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                ),
+            ),
+            CertProblem::Expired { not_after } => (
+                "https.certificate",
+                format!("the certificate expired at {}", format_time(not_after)),
+            ),
+            CertProblem::NotYetValid { not_before } => (
+                "https.certificate",
+                format!(
+                    "the certificate is not valid before {}",
+                    format_time(not_before)
+                ),
+            ),
+        };
+        c.add(path, Code::Certificate, message);
+    }
+}
+
+fn paths(c: &mut Checker<'_>) {
+    let config = c.config;
+    let mut absolute = vec![
+        ("data_volume", config.data_volume.clone()),
+        ("log.local.location", config.log.local.location.clone()),
+    ];
+    if let Some(https) = &config.https {
+        absolute.push(("https.certificate", https.certificate.clone()));
+        absolute.push(("https.private_key", https.private_key.clone()));
+    }
+    if let Some(tls) = &config.internal_tls {
+        absolute.push(("internal_tls.dir", tls.dir.clone()));
+    }
+    if let Some(ca) = &config.storage.ca_bundle {
+        absolute.push(("storage_service.ca_bundle", ca.clone()));
+    }
+    if let Some(ca) = &config.uaa_ca_file {
+        absolute.push(("uaa.ca_file", ca.clone()));
+    }
+
+    for (key, path) in absolute {
+        if path.is_empty() {
+            continue;
+        }
+        if !path.starts_with('/') {
+            c.add(
+                key,
+                Code::InvalidValue,
+                format!("`{path}` must be an absolute path on the docker host"),
+            );
+        } else if path.contains(['\n', '\r', '\0']) || path.split('/').any(|s| s == "..") {
+            c.add(
+                key,
+                Code::InvalidValue,
+                format!("`{}` is not a usable path", path.escape_debug()),
+            );
+        } else if path.contains([':', ',']) {
+            c.add(
+                key,
+                Code::InvalidValue,
+                format!(
+                    "`{path}` holds `:` or `,`, which docker cannot take in a bind mount; \
+                     choose a path without them"
+                ),
+            );
+        }
+    }
+}
+
+fn host_files(c: &mut Checker<'_>, ctx: Context<'_>) {
+    let mut missing_tls = Vec::new();
+    for host_path in c.config.host_paths(ctx.with_trivy) {
+        if !host_path.path.starts_with('/') || !host_path.required {
+            continue;
+        }
+        match ctx.files.get(&host_path.path) {
+            Ok(file) if host_path.key == "storage_service.ca_bundle" => {
+                let readable = if file.uid == 10000 {
+                    file.mode & 0o400 != 0
+                } else {
+                    file.mode & 0o004 != 0
+                };
+                if !readable {
+                    c.add(
+                        &host_path.key,
+                        Code::FileMissing,
+                        format!(
+                            "`{}` must be readable by uid 10000 (the registry's user): make it \
+                             owned by 10000 or readable by others",
+                            host_path.path
+                        ),
+                    );
+                }
+            }
+            Ok(_) => {}
+            Err(_) if host_path.key == "internal_tls.dir" => {
+                missing_tls.push(host_path.path.rsplit('/').next().unwrap_or("").to_string())
+            }
+            Err(why) => c.add(
+                &host_path.key,
+                Code::FileMissing,
+                format!("cannot read `{}`: {why}", host_path.path),
+            ),
+        }
+    }
+
+    if let (false, Some(tls)) = (missing_tls.is_empty(), &c.config.internal_tls) {
+        c.add(
+            "internal_tls.dir",
+            Code::FileMissing,
+            format!(
+                "`{}` lacks {}; `harbor-deploy gencert -p {}` creates a complete set",
+                tls.dir,
+                missing_tls.join(", "),
+                tls.dir
+            ),
+        );
+    }
+}
+
+fn storage(c: &mut Checker<'_>) {
+    let storage = &c.config.storage;
+    if storage.provider != "filesystem" {
+        return;
+    }
+    if let Some(root) = storage
+        .params
+        .get("rootdirectory")
+        .and_then(|v| v.as_text())
+    {
+        if root != "/storage" && !root.starts_with("/storage/") {
+            c.add(
+                "storage_service.filesystem",
+                Code::InvalidValue,
+                format!(
+                    "rootdirectory `{root}` is inside the registry container, where only \
+                     /storage is mounted (from <data_volume>/registry); use /storage or a \
+                     directory below it, or change data_volume"
+                ),
+            );
+        }
+    }
+}
+
+fn services(c: &mut Checker<'_>) {
+    let config = c.config;
+
+    if config.external_redis.is_some() && c.config.mark("redis").is_some() {
+        c.add(
+            "redis",
+            Code::Conflict,
+            "`redis` tunes the bundled redis and `external_redis` replaces it; keep only \
+             `external_redis` (its db indexes go there)"
+                .into(),
+        );
+    }
+
+    let trace = &config.trace;
+    if trace.enabled {
+        match (&trace.jaeger, &trace.otel) {
+            (None, None) => c.add(
+                "trace",
+                Code::Missing,
+                "tracing is enabled but no exporter is set; add `jaeger` or `otel`".into(),
+            ),
+            (Some(_), Some(_)) => c.add(
+                "trace",
+                Code::Conflict,
+                "only one trace exporter may be set; keep `jaeger` or `otel`".into(),
+            ),
+            (Some(j), None) => match (&j.endpoint, &j.agent_host) {
+                (None, None) => c.add(
+                    "trace.jaeger",
+                    Code::Missing,
+                    "jaeger needs `endpoint` (collector mode) or `agent_host` (agent mode)".into(),
+                ),
+                (Some(_), Some(_)) => c.add(
+                    "trace.jaeger",
+                    Code::Conflict,
+                    "set either `endpoint` (collector mode) or `agent_host` (agent mode), not \
+                     both"
+                        .into(),
+                ),
+                _ => {}
+            },
+            (None, Some(o)) => {
+                if o.endpoint.is_empty() {
+                    c.add(
+                        "trace.otel",
+                        Code::Missing,
+                        "otel needs `endpoint` (host:port)".into(),
+                    );
+                }
+                if o.url_path.is_empty() {
+                    c.add(
+                        "trace.otel",
+                        Code::Missing,
+                        "otel needs `url_path`, such as /v1/traces".into(),
+                    );
+                }
+            }
+        }
+    }
+
+    let purging = &config.upload_purging;
+    if purging.enabled {
+        for (key, value) in [
+            ("upload_purging.age", &purging.age),
+            ("upload_purging.interval", &purging.interval),
+        ] {
+            let hours = value.strip_suffix('h').and_then(|n| n.parse::<u32>().ok());
+            if hours.is_none_or(|h| h < 2) {
+                c.add(
+                    key,
+                    Code::InvalidValue,
+                    format!("`{value}` must be a number of hours of at least 2, like `168h`"),
+                );
+            }
+        }
+    }
+
+    if !["db", "redis"].contains(&config.quota_update_provider.as_str()) {
+        c.add(
+            "core.quota_update_provider",
+            Code::InvalidValue,
+            format!(
+                "`{}` is not a quota update provider; use db or redis",
+                config.quota_update_provider
+            ),
+        );
+    }
+
+    if let Some(version) = &config.version {
+        if !crate::SCHEMA_VERSIONS.contains(&version.as_str()) {
+            c.add(
+                "_version",
+                Code::SchemaVersion,
+                format!(
+                    "harbor.yml schema `{version}` is not one this tool renders ({}); run \
+                     `harbor-deploy migrate` to upgrade the file",
+                    crate::SCHEMA_VERSIONS.join(", ")
+                ),
+            );
+        }
+    }
+}
+
+/// A unix time as `YYYY-MM-DD HH:MM:SS UTC`.
+fn format_time(t: i64) -> String {
+    let days = t.div_euclid(86400);
+    let secs = t.rem_euclid(86400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
