@@ -47,7 +47,34 @@ pub enum EscapeError {
     Nul,
 }
 
-/// Encodes `v` for the right-hand side of `KEY=` in an env file used with `env_file:`.
+/// Encodes `v` for the right-hand side of `KEY=` in an env file, as Docker Compose v2 reads it.
+///
+/// This is [`env_portable`]'s encoding whenever one exists, so that docker-compose v1 reads the
+/// value too. For the few values no encoding carries through both (a quoted value ending in a
+/// backslash, `${…}`, `$` beside `\\`), it falls back to what Compose v2 and harbor-deploy read
+/// exactly: double quotes with `\\ \" \n \r \t` escapes and `$` doubled. Use
+/// [`env_portable`] to learn whether a value needs Compose v2.
+///
+/// # Errors
+///
+/// [`EscapeError::Nul`] for a NUL, which no environment can hold.
+///
+/// ```
+/// # use harbor_prep::escape::env_value;
+/// assert_eq!(env_value("Adm$1n #x").unwrap(), "'Adm$1n #x'");
+/// assert_eq!(env_value("ends in \\").unwrap(), "\"ends in \\\\\"");
+/// assert_eq!(env_value("${HOME}").unwrap(), "\"$${HOME}\"");
+/// ```
+pub fn env_value(v: &str) -> Result<String, EscapeError> {
+    match env_portable(v) {
+        Err(EscapeError::EnvBraceVariable | EscapeError::EnvNoQuoting { .. }) => {
+            Ok(env_double_quoted(v).replace('$', "$$"))
+        }
+        other => other,
+    }
+}
+
+/// Encodes `v` for `KEY=` so that both Compose v2 and docker-compose v1.29 read it back.
 ///
 /// Compose v2 and docker-compose v1.29 both read the result back as exactly `v`:
 ///
@@ -72,13 +99,13 @@ pub enum EscapeError {
 /// both `$` and `\\`, or a quoted value ending in a backslash.
 ///
 /// ```
-/// # use harbor_prep::escape::env_value;
-/// assert_eq!(env_value("redis://redis:6379/1").unwrap(), "redis://redis:6379/1");
-/// assert_eq!(env_value("Adm$1n #x").unwrap(), "'Adm$1n #x'");
-/// assert_eq!(env_value("it's\n").unwrap(), "\"it's\\n\"");
-/// assert!(env_value("${HOME}").is_err());
+/// # use harbor_prep::escape::env_portable;
+/// assert_eq!(env_portable("redis://redis:6379/1").unwrap(), "redis://redis:6379/1");
+/// assert_eq!(env_portable("Adm$1n #x").unwrap(), "'Adm$1n #x'");
+/// assert_eq!(env_portable("it's\n").unwrap(), "\"it's\\n\"");
+/// assert!(env_portable("${HOME}").is_err());
 /// ```
-pub fn env_value(v: &str) -> Result<String, EscapeError> {
+pub fn env_portable(v: &str) -> Result<String, EscapeError> {
     if v.contains('\0') {
         return Err(EscapeError::Nul);
     }
@@ -408,7 +435,7 @@ mod tests {
             ("a\0", Err(EscapeError::Nul)),
         ];
         for (v, expected) in cases {
-            let got = env_value(v);
+            let got = env_portable(v);
             match (expected, &got) {
                 (Ok(e), Ok(g)) => assert_eq!(e, g, "value {v:?}"),
                 (Err(EscapeError::EnvNoQuoting { .. }), Err(EscapeError::EnvNoQuoting { .. })) => {}

@@ -1,4 +1,4 @@
-//! Reads env files written by `escape::env_value` back through the real docker-compose v1.
+//! Reads env files written by `escape::env_portable` back through the real docker-compose v1.
 //!
 //! Needs the `docker-compose` binary (Debian: `apt-get install docker-compose`, 1.29.2); the
 //! tests fail when it is missing. `docker-compose config` needs no Docker daemon.
@@ -174,7 +174,7 @@ fn encode_all() -> (String, BTreeMap<String, String>, Vec<&'static str>) {
     let mut expected = BTreeMap::new();
     let mut refused = Vec::new();
     for (i, v) in VALUES.iter().enumerate() {
-        match escape::env_value(v) {
+        match escape::env_portable(v) {
             Ok(encoded) => {
                 file.push_str(&format!("V{i}={encoded}\n"));
                 expected.insert(format!("V{i}"), v.to_string());

@@ -129,6 +129,14 @@ pub(super) fn secrets(inputs: &Inputs<'_>) -> Result<(Secrets, State), pki::PkiE
 /// Warnings worth printing once.
 pub(super) fn warnings(config: &Config) -> Vec<String> {
     let mut warnings = Vec::new();
+    for (key, value) in env_values(config) {
+        if escape::env_portable(value).is_err() {
+            warnings.push(format!(
+                "`{key}` holds characters that only Docker Compose v2 (and harbor-deploy up) \
+                 read back exactly; docker-compose v1 would change the value"
+            ));
+        }
+    }
     if config.https.is_none() {
         warnings.push(
             "harbor is served over plain http; add an `https` block for production use".into(),
@@ -505,7 +513,29 @@ fn storage_block(config: &Config) -> String {
 
 /// Refuses values that no env-file reader takes back intact.
 fn check_encodable(config: &Config) -> Result<(), Vec<Issue>> {
-    let mut values: Vec<(&str, &str)> = vec![
+    let issues: Vec<Issue> = env_values(config)
+        .into_iter()
+        .filter_map(|(key, value)| {
+            escape::env_value(value).err().map(|e| {
+                Issue::new(
+                    key,
+                    config.mark(key),
+                    Code::Encoding,
+                    format!("this value cannot be written to an env file: {e}"),
+                )
+            })
+        })
+        .collect();
+    if issues.is_empty() {
+        Ok(())
+    } else {
+        Err(issues)
+    }
+}
+
+/// The user's values that land in env files, by key.
+fn env_values(config: &Config) -> Vec<(&'static str, &str)> {
+    let mut values: Vec<(&'static str, &str)> = vec![
         (
             "harbor_admin_password",
             config.harbor_admin_password.expose(),
@@ -534,23 +564,5 @@ fn check_encodable(config: &Config) -> Result<(), Vec<Issue>> {
     if let Some(j) = &config.trace.jaeger {
         values.push(("trace.jaeger.password", j.password.expose()));
     }
-
-    let issues: Vec<Issue> = values
-        .into_iter()
-        .filter_map(|(key, value)| {
-            escape::env_value(value).err().map(|e| {
-                Issue::new(
-                    key,
-                    config.mark(key),
-                    Code::Encoding,
-                    format!("this value cannot be written to an env file: {e}"),
-                )
-            })
-        })
-        .collect();
-    if issues.is_empty() {
-        Ok(())
-    } else {
-        Err(issues)
-    }
+    values
 }

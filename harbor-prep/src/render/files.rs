@@ -343,7 +343,7 @@ fn data_volume(out: &mut Out, inputs: &Inputs<'_>, secrets: &Secrets) -> Result<
             };
             let name = host_path.path.rsplit('/').next().unwrap_or_default();
             let mode = if name.ends_with(".key") { 0o600 } else { 0o644 };
-            let owner = if name.starts_with("harbor_db.") {
+            let owner = if host::INTERNAL_TLS_DB_FILES.contains(&name) {
                 DB_UID
             } else {
                 h

@@ -1,0 +1,60 @@
+//! Parse, validate and render arbitrary text with a fixed state (no key generation), with and
+//! without Trivy. A render that succeeds must produce files their readers accept: every YAML
+//! file parses with `yaml::parse`, every env file with `envfile::parse`.
+
+#![no_main]
+
+use harbor_prep::{Config, Inputs, Release, Seed, envfile, yaml};
+use harbor_prep_fuzz::{NOW, SEED, host_files, is_env, is_yaml, state};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(config) = Config::from_yaml(text) else {
+        return;
+    };
+
+    let seed = Seed::from_bytes(SEED);
+    for with_trivy in [false, true] {
+        let inputs = Inputs {
+            config: &config,
+            seed: &seed,
+            now: NOW,
+            state: state(),
+            files: host_files(),
+            with_trivy,
+            release: Release::latest(),
+        };
+
+        // render validates first; rejected configurations are fine, panics are not
+        let Ok(bundle) = harbor_prep::render(&inputs) else {
+            continue;
+        };
+
+        for entry in &bundle.entries {
+            let Some(contents) = &entry.contents else {
+                continue;
+            };
+            let path = &entry.path;
+            if !is_yaml(path) && !is_env(path) {
+                continue;
+            }
+
+            let Ok(file) = std::str::from_utf8(contents) else {
+                panic!("rendered {path} is not UTF-8 (with_trivy={with_trivy})");
+            };
+            if is_yaml(path) {
+                if let Err(e) = yaml::parse(file) {
+                    panic!(
+                        "rendered {path} is not valid YAML at {}: {} (with_trivy={with_trivy})\n{file}",
+                        e.mark, e.message
+                    );
+                }
+            } else if let Err(e) = envfile::parse(file) {
+                panic!("rendered {path} is not a valid env file: {e} (with_trivy={with_trivy})\n{file}");
+            }
+        }
+    }
+});
