@@ -108,24 +108,38 @@ fn now(arg: Option<String>) -> Result<i64> {
     }
 }
 
+/// Reads the configuration and its host files and applies every rule; on any problem prints
+/// them all and returns the exit code.
+fn checked(
+    source: &Source,
+    root: &HostRoot,
+    with_trivy: bool,
+    now: i64,
+    release: &Release,
+) -> std::result::Result<(Config, harbor_prep::HostFiles), ExitCode> {
+    let (partial, _) = Config::read(&source.text);
+    let files = partial
+        .as_ref()
+        .map(|c| disk::host_files(c, root, with_trivy))
+        .unwrap_or_default();
+    let issues = harbor_prep::check(&source.text, &files, now, with_trivy, release);
+    match (partial, issues.is_empty()) {
+        (Some(config), true) => Ok((config, files)),
+        _ => {
+            print_issues(&source.name, &issues);
+            Err(ExitCode::from(EXIT_INVALID))
+        }
+    }
+}
+
 /// `harbor-deploy validate`.
 pub fn validate(args: &RenderArgs) -> Result<ExitCode> {
     let source = source(args)?;
     let release = release(args)?;
     let root = HostRoot::new(&args.root);
 
-    let config = match Config::from_yaml(&source.text) {
-        Ok(c) => c,
-        Err(issues) => {
-            print_issues(&source.name, &issues);
-            return Ok(ExitCode::from(EXIT_INVALID));
-        }
-    };
-    let files = disk::host_files(&config, &root, args.with_trivy);
-    let issues = harbor_prep::check(&source.text, &files, now(None)?, args.with_trivy, release);
-    if !issues.is_empty() {
-        print_issues(&source.name, &issues);
-        return Ok(ExitCode::from(EXIT_INVALID));
+    if let Err(code) = checked(&source, &root, args.with_trivy, now(None)?, release) {
+        return Ok(code);
     }
     println!("{}: valid for harbor {}", source.name, release.tag);
     Ok(ExitCode::SUCCESS)
@@ -144,14 +158,10 @@ pub fn prepare(
     let now = now(now_arg)?;
     let out = out.unwrap_or_else(|| source.dir.clone());
 
-    let config = match Config::from_yaml(&source.text) {
-        Ok(c) => c,
-        Err(issues) => {
-            print_issues(&source.name, &issues);
-            return Ok(ExitCode::from(EXIT_INVALID));
-        }
+    let (config, files) = match checked(&source, &root, args.with_trivy, now, release) {
+        Ok(ok) => ok,
+        Err(code) => return Ok(code),
     };
-    let files = disk::host_files(&config, &root, args.with_trivy);
     let data = disk::data_dir(&config, &root);
     let state = disk::read_state(&data, &out)?;
     let (seed, seed_is_new) = seed(&data, seed_file.as_deref())?;

@@ -44,7 +44,8 @@ pub fn default_config(hostname: &str) -> String {
 /// Parses, validates and reports every problem of a harbor.yml; empty when it renders.
 ///
 /// Host files the configuration names are checked against `files`; pass the current time as
-/// unix seconds for certificate checks.
+/// unix seconds for certificate checks. A rule is applied even where reading found a problem,
+/// unless the problem is at the same key, so one run shows everything that needs fixing.
 pub fn check(
     text: &str,
     files: &HostFiles,
@@ -52,17 +53,26 @@ pub fn check(
     with_trivy: bool,
     release: &Release,
 ) -> Vec<Issue> {
-    match Config::from_yaml(text) {
-        Err(issues) => issues,
-        Ok(config) => {
-            let ctx = validate::Context {
-                files,
-                now,
-                with_trivy,
-            };
-            let mut issues = validate::check(&config, ctx);
-            issues.extend(release.check(&config));
-            issues
-        }
-    }
+    let (config, mut issues) = Config::read(text);
+    let Some(config) = config else {
+        return issues;
+    };
+
+    let ctx = validate::Context {
+        files,
+        now,
+        with_trivy,
+    };
+    let mut rules = validate::check(&config, ctx);
+    rules.extend(release.check(&config));
+    rules.retain(|rule| {
+        !issues.iter().any(|i| {
+            i.path == rule.path
+                || rule.path.starts_with(&format!("{}.", i.path))
+                || i.path.starts_with(&format!("{}.", rule.path))
+        })
+    });
+    issues.extend(rules);
+    issues.sort_by_key(|i| i.mark.map(|m| (m.line, m.column)).unwrap_or((0, 0)));
+    issues
 }

@@ -408,30 +408,50 @@ impl Config {
     /// Reads a harbor.yml. Every problem the typed reading finds is returned at once; the
     /// semantic rules are applied by [`crate::validate`].
     pub fn from_yaml(text: &str) -> Result<Config, Vec<Issue>> {
-        let root = yaml::parse(text).map_err(|e| {
-            vec![Issue::new(
-                "",
-                Some(e.mark),
-                Code::Syntax,
-                format!("not valid YAML: {}", e.message),
-            )]
-        })?;
-        Config::from_node(&root)
+        match Config::read(text) {
+            (Some(config), issues) if issues.is_empty() => Ok(config),
+            (_, issues) => Err(issues),
+        }
+    }
+
+    /// Reads a harbor.yml as far as it can: the configuration (with defaults where values were
+    /// wrong) unless the YAML itself is broken, and the problems found on the way. Lets a caller
+    /// apply the semantic rules too, and so report every problem in one go.
+    pub fn read(text: &str) -> (Option<Config>, Vec<Issue>) {
+        match yaml::parse(text) {
+            Ok(root) => {
+                let (config, issues) = Config::read_node(&root);
+                (Some(config), issues)
+            }
+            Err(e) => (
+                None,
+                vec![Issue::new(
+                    "",
+                    Some(e.mark),
+                    Code::Syntax,
+                    format!("not valid YAML: {}", e.message),
+                )],
+            ),
+        }
     }
 
     /// Reads an already parsed document.
     pub fn from_node(root: &yaml::Node) -> Result<Config, Vec<Issue>> {
-        let decoder = Decoder::default();
-        let top = decoder.map(root, "");
-        let config = read(&top);
-        top.finish();
-
-        let issues = decoder.into_issues();
+        let (config, issues) = Config::read_node(root);
         if issues.is_empty() {
             Ok(config)
         } else {
             Err(issues)
         }
+    }
+
+    /// Reads a parsed document as far as it can, with the problems found.
+    pub fn read_node(root: &yaml::Node) -> (Config, Vec<Issue>) {
+        let decoder = Decoder::default();
+        let top = decoder.map(root, "");
+        let config = read(&top);
+        top.finish();
+        (config, decoder.into_issues())
     }
 
     /// Where the key at `path` stood in the input, when it was written.
@@ -529,6 +549,7 @@ fn read(top: &Map<'_>) -> Config {
 
     let redis = match top.map("redis") {
         Some(m) => {
+            marks.push(("redis".into(), top.mark_of("redis")));
             let r = read_indexes(&m);
             m.finish();
             r
@@ -844,6 +865,7 @@ fn read_log(top: &Map<'_>, marks: &mut Vec<(String, Mark)>) -> Log {
     let local = match m.map("local") {
         Some(l) => {
             marks.push(("log.local.location".into(), l.mark_of("location")));
+            marks.push(("log.local.rotate_size".into(), l.mark_of("rotate_size")));
             let local = LocalLog {
                 rotate_count: l.int_or("rotate_count", 50, 0, 100_000),
                 rotate_size: l.str_or("rotate_size", "200M"),

@@ -56,6 +56,7 @@ pub fn check(config: &Config, ctx: Context<'_>) -> Vec<Issue> {
     external_url(&mut c);
     ports(&mut c);
     https(&mut c, ctx);
+    log(&mut c);
     paths(&mut c);
     host_files(&mut c, ctx);
     storage(&mut c);
@@ -69,6 +70,13 @@ pub fn check(config: &Config, ctx: Context<'_>) -> Vec<Issue> {
 fn hostname(c: &mut Checker<'_>) {
     let host = c.config.hostname.as_str();
     if host.is_empty() {
+        if c.config.mark("hostname").is_some() {
+            c.add(
+                "hostname",
+                Code::Missing,
+                "hostname is empty; set the name clients use to reach Harbor".into(),
+            );
+        }
         return;
     }
 
@@ -320,6 +328,27 @@ fn https(c: &mut Checker<'_>, ctx: Context<'_>) {
             ),
         };
         c.add(path, Code::Certificate, message);
+    }
+}
+
+fn log(c: &mut Checker<'_>) {
+    let log = &c.config.log;
+    let size = log.local.rotate_size.as_str();
+    let digits = size.strip_suffix(['k', 'M', 'G']).unwrap_or(size);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        c.add(
+            "log.local.rotate_size",
+            Code::InvalidValue,
+            format!("`{size}` is not a size; write a number of bytes, optionally followed by k, M or G, like 200M"),
+        );
+    }
+    if let Some(ext) = &log.external {
+        let host = ext.host.as_str();
+        if !host.is_empty() && host.parse::<IpAddr>().is_err() {
+            if let Some(problem) = dns_problem(host) {
+                c.add("log.external_endpoint.host", Code::InvalidValue, problem);
+            }
+        }
     }
 }
 

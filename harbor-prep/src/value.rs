@@ -65,6 +65,14 @@ impl Value {
         }
     }
 
+    /// Block-style YAML text, each line indented by `indent` spaces. Plain scalars are written
+    /// as they were read and quoted ones re-quoted, so a reader types them as before.
+    pub fn to_yaml(&self, indent: usize) -> String {
+        let mut out = String::new();
+        emit(self, indent, &mut out);
+        out
+    }
+
     /// As JSON, the way a YAML 1.1 reader would type the plain scalars.
     pub fn to_json(&self) -> serde_json::Value {
         match self {
@@ -93,5 +101,67 @@ impl Value {
                     .collect(),
             ),
         }
+    }
+}
+
+/// Block-style YAML for `value` at `indent`.
+fn emit(value: &Value, indent: usize, out: &mut String) {
+    use Value as V;
+    let pad = " ".repeat(indent);
+    match value {
+        V::Map(entries) => {
+            for (key, v) in entries {
+                out.push_str(&pad);
+                out.push_str(&crate::escape::yaml_str(key));
+                out.push(':');
+                emit_child(v, indent, out);
+            }
+        }
+        V::Seq(items) => {
+            for item in items {
+                out.push_str(&pad);
+                out.push('-');
+                emit_child(item, indent, out);
+            }
+        }
+        scalar => {
+            out.push_str(&pad);
+            out.push_str(&scalar_text(scalar));
+            out.push('\n');
+        }
+    }
+}
+
+fn emit_child(value: &Value, indent: usize, out: &mut String) {
+    use Value as V;
+    match value {
+        V::Map(e) if e.is_empty() => out.push_str(" {}\n"),
+        V::Seq(s) if s.is_empty() => out.push_str(" []\n"),
+        V::Map(_) | V::Seq(_) => {
+            out.push('\n');
+            emit(value, indent + 2, out);
+        }
+        scalar => {
+            let text = scalar_text(scalar);
+            if text.is_empty() {
+                out.push('\n');
+            } else {
+                out.push(' ');
+                out.push_str(&text);
+                out.push('\n');
+            }
+        }
+    }
+}
+
+fn scalar_text(value: &Value) -> String {
+    use Value as V;
+    match value {
+        // a plain scalar was valid plain YAML where it was written, and block context takes
+        // at least what flow context takes, so it goes back as it came
+        V::Plain(s) if is_null_text(s) => String::new(),
+        V::Plain(s) => s.replace('\n', " "),
+        V::Str(s) => crate::escape::yaml_str(s),
+        _ => String::new(),
     }
 }

@@ -502,13 +502,10 @@ fn storage_block(config: &Config) -> String {
         }
         _ => {}
     }
-    let mut out = String::new();
-    super::templates::emit(
-        &Value::Map(vec![(config.storage.provider.clone(), Value::Map(entries))]),
-        2,
-        &mut out,
-    );
-    out.trim_end_matches('\n').to_string()
+    Value::Map(vec![(config.storage.provider.clone(), Value::Map(entries))])
+        .to_yaml(2)
+        .trim_end_matches('\n')
+        .to_string()
 }
 
 /// Refuses values that no env-file reader takes back intact.

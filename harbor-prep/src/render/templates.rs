@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::Serde;
-use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value};
+use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior, Value};
 
 use crate::escape;
 
@@ -45,6 +45,8 @@ fn environment() -> &'static Environment<'static> {
     ENV.get_or_init(|| {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // every format escapes by its own filter; nothing is HTML
+        env.set_auto_escape_callback(|_| AutoEscape::None);
         if let Ok(syntax) = SyntaxConfig::builder()
             .trim_blocks(true)
             .lstrip_blocks(true)
@@ -90,68 +92,6 @@ fn env_filter(value: Value) -> Result<String, Error> {
 
 fn yaml_filter(value: Value) -> String {
     escape::yaml_str(&text(&value))
-}
-
-/// Block-style YAML for `value` at `indent`.
-pub(crate) fn emit(value: &crate::value::Value, indent: usize, out: &mut String) {
-    use crate::value::Value as V;
-    let pad = " ".repeat(indent);
-    match value {
-        V::Map(entries) => {
-            for (key, v) in entries {
-                out.push_str(&pad);
-                out.push_str(&escape::yaml_str(key));
-                out.push(':');
-                emit_child(v, indent, out);
-            }
-        }
-        V::Seq(items) => {
-            for item in items {
-                out.push_str(&pad);
-                out.push('-');
-                emit_child(item, indent, out);
-            }
-        }
-        scalar => {
-            out.push_str(&pad);
-            out.push_str(&scalar_text(scalar));
-            out.push('\n');
-        }
-    }
-}
-
-fn emit_child(value: &crate::value::Value, indent: usize, out: &mut String) {
-    use crate::value::Value as V;
-    match value {
-        V::Map(e) if e.is_empty() => out.push_str(" {}\n"),
-        V::Seq(s) if s.is_empty() => out.push_str(" []\n"),
-        V::Map(_) | V::Seq(_) => {
-            out.push('\n');
-            emit(value, indent + 2, out);
-        }
-        scalar => {
-            let text = scalar_text(scalar);
-            if text.is_empty() {
-                out.push('\n');
-            } else {
-                out.push(' ');
-                out.push_str(&text);
-                out.push('\n');
-            }
-        }
-    }
-}
-
-fn scalar_text(value: &crate::value::Value) -> String {
-    use crate::value::Value as V;
-    match value {
-        // a plain scalar was valid plain YAML where it was written, and block context takes
-        // at least what flow context takes, so it goes back as it came
-        V::Plain(s) if crate::yaml::is_null_text(s) => String::new(),
-        V::Plain(s) => s.replace('\n', " "),
-        V::Str(s) => escape::yaml_str(s),
-        _ => String::new(),
-    }
 }
 
 fn nginx_filter(value: Value) -> Result<String, Error> {

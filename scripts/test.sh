@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace, after installing what the tests need.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/deps.sh
+cargo test --workspace --all-targets --locked
+cargo test --workspace --doc --locked
