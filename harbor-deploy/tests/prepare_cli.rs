@@ -1,0 +1,427 @@
+//! `harbor-deploy prepare`, `validate` and `gencert` as a user runs them: exit codes, messages,
+//! what lands on disk, and what must never be touched.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A scratch installation: ROOT stands for `/`, OUT for the installer directory.
+struct Scratch {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    out: PathBuf,
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().join("root");
+        let out = dir.path().join("out");
+        fs::create_dir_all(&root).unwrap();
+        fs::create_dir_all(&out).unwrap();
+        Scratch {
+            _dir: dir,
+            root,
+            out,
+        }
+    }
+
+    fn config(&self, text: &str) -> PathBuf {
+        let path = self.out.join("harbor.yml");
+        fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_harbor-deploy"))
+            .args(args)
+            .output()
+            .expect("harbor-deploy runs")
+    }
+
+    fn prepare(&self, extra: &[&str]) -> Output {
+        let out = self.out.to_str().unwrap();
+        let root = self.root.to_str().unwrap();
+        let config = self.out.join("harbor.yml");
+        let mut args = vec!["prepare", "--out", out, "--root", root];
+        if config.exists() {
+            args.extend(["--config", config.to_str().unwrap()]);
+        }
+        args.extend(extra);
+        self.run(&args)
+    }
+
+    fn data(&self) -> PathBuf {
+        self.root.join("data")
+    }
+}
+
+/// Every file below `dir` with its bytes, sorted.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push((path.clone(), fs::read(&path).unwrap()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn default_yml() -> String {
+    harbor_prep::default_config("harbor.example.test")
+}
+
+#[test]
+fn default_config_prepares_without_a_config_file() {
+    let s = Scratch::new();
+    let o = s.prepare(&["--hostname", "harbor.example.test"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let env = fs::read_to_string(s.out.join("common/config/core/env")).unwrap();
+    assert!(env.contains("EXT_ENDPOINT=http://harbor.example.test\n"));
+    assert!(s.out.join("docker-compose.yml").is_file());
+    assert!(s.data().join("secret/core/private_key.pem").is_file());
+}
+
+#[test]
+fn second_prepare_writes_identical_bytes() {
+    let s = Scratch::new();
+    s.config(&default_yml());
+    let first = s.prepare(&[]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let before = (snapshot(&s.out), snapshot(&s.data()));
+
+    let second = s.prepare(&[]);
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert_eq!(before, (snapshot(&s.out), snapshot(&s.data())));
+    assert!(String::from_utf8_lossy(&second.stdout).contains("0 file(s) written"));
+}
+
+#[test]
+fn seed_file_makes_two_installations_identical() {
+    let seed = tempfile::NamedTempFile::new().unwrap();
+    fs::write(seed.path(), [42u8; 32]).unwrap();
+    let seed = seed.path().to_str().unwrap();
+
+    let a = Scratch::new();
+    let b = Scratch::new();
+    for s in [&a, &b] {
+        s.config(&default_yml());
+        let o = s.prepare(&["--seed-file", seed, "--now", "2027-01-01T00:00:00Z"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let strip = |s: &Scratch, files: Vec<(PathBuf, Vec<u8>)>| -> Vec<(PathBuf, Vec<u8>)> {
+        files
+            .into_iter()
+            .map(|(p, b)| {
+                (
+                    p.strip_prefix(&s.root)
+                        .or(p.strip_prefix(&s.out))
+                        .unwrap()
+                        .to_path_buf(),
+                    b,
+                )
+            })
+            .collect()
+    };
+    assert_eq!(strip(&a, snapshot(&a.out)), strip(&b, snapshot(&b.out)));
+    assert_eq!(
+        strip(&a, snapshot(&a.data())),
+        strip(&b, snapshot(&b.data()))
+    );
+}
+
+#[test]
+fn invalid_config_exits_2_lists_every_problem_and_writes_nothing() {
+    let s = Scratch::new();
+    let text = default_yml()
+        .replace(
+            "hostname: harbor.example.test",
+            "hostname: harbor.example.test:8080",
+        )
+        .replace("level: info", "level: loud")
+        .replace("  port: 80\n", "  port: 0\n");
+    let config = s.config(&text);
+    let o = s.prepare(&[]);
+
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    let name = config.display().to_string();
+    assert!(err.contains(&format!("{name}:5:1: hostname:")), "{err}");
+    assert!(err.contains(": http.port:"), "{err}");
+    assert!(err.contains(": log.level:"), "{err}");
+    assert!(
+        err.contains("3 problem(s) found; nothing was written"),
+        "{err}"
+    );
+    assert!(!s.out.join("common").exists());
+    assert!(!s.out.join("docker-compose.yml").exists());
+    assert!(!s.data().exists());
+}
+
+#[test]
+fn a_failed_run_leaves_the_previous_bundle_alone() {
+    let s = Scratch::new();
+    s.config(&default_yml());
+    assert!(s.prepare(&[]).status.success());
+    let before = (snapshot(&s.out), snapshot(&s.data()));
+
+    s.config(&default_yml().replace("level: info", "level: INFO"));
+    let o = s.prepare(&[]);
+    assert_eq!(o.status.code(), Some(2));
+    s.config(&default_yml());
+    assert_eq!(before, (snapshot(&s.out), snapshot(&s.data())));
+}
+
+#[test]
+fn existing_secrets_are_reused_not_rotated() {
+    let s = Scratch::new();
+    s.config(&default_yml());
+    assert!(s.prepare(&[]).status.success());
+    let key = fs::read(s.data().join("secret/keys/secretkey")).unwrap();
+    let token = fs::read(s.data().join("secret/core/private_key.pem")).unwrap();
+
+    // a new seed must not rotate what is on disk: pretend an older install wrote them
+    fs::remove_file(s.data().join("secret/keys/seed")).unwrap();
+    assert!(s.prepare(&[]).status.success());
+    assert_eq!(
+        fs::read(s.data().join("secret/keys/secretkey")).unwrap(),
+        key
+    );
+    assert_eq!(
+        fs::read(s.data().join("secret/core/private_key.pem")).unwrap(),
+        token
+    );
+
+    let env = fs::read_to_string(s.out.join("common/config/core/env")).unwrap();
+    let core_secret = env
+        .lines()
+        .find(|l| l.starts_with("CORE_SECRET="))
+        .unwrap()
+        .to_string();
+    assert!(s.prepare(&[]).status.success());
+    let env = fs::read_to_string(s.out.join("common/config/core/env")).unwrap();
+    assert!(env.contains(&core_secret));
+}
+
+#[test]
+fn a_broken_secret_key_stops_the_run_before_writing() {
+    let s = Scratch::new();
+    s.config(&default_yml());
+    assert!(s.prepare(&[]).status.success());
+    fs::write(s.data().join("secret/keys/secretkey"), "seventeen-bytes!!").unwrap();
+    let env_before = fs::read(s.out.join("common/config/core/env")).unwrap();
+
+    let o = s.prepare(&[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("secret/keys/secretkey"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        fs::read(s.out.join("common/config/core/env")).unwrap(),
+        env_before
+    );
+}
+
+#[test]
+fn a_different_seed_file_is_refused_once_a_seed_exists() {
+    let s = Scratch::new();
+    s.config(&default_yml());
+    assert!(s.prepare(&[]).status.success());
+    let other = tempfile::NamedTempFile::new().unwrap();
+    fs::write(other.path(), [1u8; 32]).unwrap();
+
+    let o = s.prepare(&["--seed-file", other.path().to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("would rotate every secret"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn secrets_are_not_readable_by_others_and_never_printed() {
+    let s = Scratch::new();
+    s.config(&default_yml().replace("Harbor12345", "S3cret-Admin-Pass"));
+    let o = s.prepare(&[]);
+    assert!(o.status.success());
+
+    for rel in [
+        "secret/keys/seed",
+        "secret/keys/secretkey",
+        "secret/core/private_key.pem",
+    ] {
+        let mode = fs::metadata(s.data().join(rel))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{rel} has mode {mode:o}");
+    }
+    for rel in [
+        "common/config/core/env",
+        "common/config/db/env",
+        "common/config/registry/passwd",
+    ] {
+        let mode = fs::metadata(s.out.join(rel)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o007, 0, "{rel} has mode {mode:o}");
+    }
+    let printed = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+    assert!(!printed.contains("S3cret-Admin-Pass"));
+    assert!(!printed.contains("root123"));
+}
+
+#[test]
+fn validate_reports_problems_and_accepts_good_files() {
+    let s = Scratch::new();
+    let good = s.config(&default_yml());
+    let o = s.run(&["validate", "--config", good.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let bad = s.config(&default_yml().replace("data_volume: /data", "data_volum: /data"));
+    let o = s.run(&["validate", "--config", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("data_volum: unknown key `data_volum`; did you mean `data_volume`?"),
+        "{err}"
+    );
+    assert!(
+        err.contains("data_volume: `data_volume` is required here"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_config_file_is_a_clear_error() {
+    let s = Scratch::new();
+    let o = s.run(&["prepare", "--config", "/nonexistent/harbor.yml"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("cannot read the configuration /nonexistent/harbor.yml"));
+}
+
+#[test]
+fn gencert_writes_a_complete_set_and_leaves_existing_files_alone() {
+    let s = Scratch::new();
+    let root = s.root.to_str().unwrap();
+    let o = s.run(&["gencert", "-p", "/etc/harbor/tls/internal", "--root", root]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let dir = s.root.join("etc/harbor/tls/internal");
+    let before = snapshot(&dir);
+    assert!(
+        before
+            .iter()
+            .any(|(p, _)| p.ends_with("harbor_internal_ca.crt"))
+    );
+    assert!(before.iter().any(|(p, _)| p.ends_with("harbor_db.key")));
+    let key_mode = fs::metadata(dir.join("core.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(key_mode & 0o777, 0o600);
+
+    let again = s.run(&["gencert", "-p", "/etc/harbor/tls/internal", "--root", root]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(stderr(&again).contains("--force"));
+    assert_eq!(before, snapshot(&dir));
+
+    // and prepare accepts the set for internal TLS
+    let text = default_yml().replace(
+        "data_volume: /data",
+        "data_volume: /data\ninternal_tls:\n  enabled: true\n  dir: /etc/harbor/tls/internal",
+    );
+    s.config(&text);
+    let o = s.prepare(&[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(s.data().join("secret/tls/core.key").is_file());
+}
+
+#[test]
+fn gencert_with_a_seed_is_reproducible() {
+    let seed = tempfile::NamedTempFile::new().unwrap();
+    fs::write(seed.path(), [9u8; 32]).unwrap();
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            let s = Scratch::new();
+            let o = s.run(&[
+                "gencert",
+                "-p",
+                "/tls",
+                "--root",
+                s.root.to_str().unwrap(),
+                "--seed-file",
+                seed.path().to_str().unwrap(),
+                "--now",
+                "2027-01-01T00:00:00Z",
+            ]);
+            assert!(o.status.success(), "{}", stderr(&o));
+            snapshot(&s.root.join("tls"))
+                .into_iter()
+                .map(|(p, b)| (p.file_name().unwrap().to_owned(), b))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(runs[0], runs[1]);
+}
+
+#[test]
+fn rendered_compose_file_is_read_by_real_docker_compose() {
+    let s = Scratch::new();
+    s.config(&default_yml().replace("Harbor12345", "\"Adm1n $HOME #x 'q' \\\"dq\\\" ü\""));
+    let o = s.prepare(&["--with-trivy"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // docker-compose v1 needs no engine for `config`: it reads every env_file and prints the
+    // environment each container would get
+    let o = Command::new("docker-compose")
+        .args(["-f", "docker-compose.yml", "-p", "harbortest", "config"])
+        .current_dir(&s.out)
+        .output()
+        .expect("docker-compose (Debian package) is installed; scripts/deps.sh installs it");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let config = String::from_utf8_lossy(&o.stdout);
+    let parsed: serde_json::Value = serde_saphyr::from_str(&config).expect("compose output parses");
+    let env = &parsed["services"]["core"]["environment"];
+    // docker-compose v1 prints `$` doubled in `config` output
+    assert_eq!(
+        env["HARBOR_ADMIN_PASSWORD"]
+            .as_str()
+            .map(|s| s.replace("$$", "$")),
+        Some("Adm1n $HOME #x 'q' \"dq\" ü".to_string())
+    );
+    assert_eq!(env["POSTGRESQL_PASSWORD"], "root123");
+    for service in [
+        "log",
+        "registry",
+        "registryctl",
+        "postgresql",
+        "core",
+        "portal",
+        "jobservice",
+        "redis",
+        "proxy",
+        "trivy-adapter",
+    ] {
+        assert!(
+            parsed["services"][service].is_object(),
+            "service {service} missing"
+        );
+    }
+}
