@@ -4,6 +4,30 @@
 //! writes, byte for byte the same for the same inputs: secrets and keys come from a seed, and
 //! the current time is an argument. Reading and writing files is the caller's business
 //! (harbor-deploy does it).
+//!
+//! ```
+//! use harbor_prep::{Config, HostFiles, Inputs, Release, Root, Seed, State};
+//!
+//! let text = harbor_prep::default_config("harbor.example.test");
+//! let config = Config::from_yaml(&text).map_err(harbor_prep::Issues)?;
+//! let (seed, state, files) = (Seed::from_bytes([7; 32]), State::new(), HostFiles::new());
+//! let inputs = Inputs {
+//!     config: &config,
+//!     seed: &seed,
+//!     now: 1_798_761_600,
+//!     state: &state,
+//!     files: &files,
+//!     with_trivy: false,
+//!     release: Release::latest(),
+//! };
+//! let bundle = harbor_prep::render(&inputs)?;
+//! let env = bundle.text(Root::Install, "common/config/core/env").unwrap();
+//! assert!(env.contains("EXT_ENDPOINT=http://harbor.example.test\n"));
+//!
+//! // the same inputs give the same bytes, keys included
+//! assert_eq!(harbor_prep::render(&inputs)?, bundle);
+//! # Ok::<(), harbor_prep::Issues>(())
+//! ```
 
 pub mod bcrypt;
 mod decode;
