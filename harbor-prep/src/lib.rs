@@ -35,7 +35,10 @@ pub mod envfile;
 pub mod escape;
 pub mod host;
 pub mod issue;
+pub mod legacy;
+pub mod migrate;
 pub mod model;
+pub mod overlay;
 pub mod pki;
 pub mod release;
 pub mod render;
@@ -75,7 +78,7 @@ pub fn check(
     files: &HostFiles,
     now: i64,
     with_trivy: bool,
-    release: &Release,
+    _release: &Release,
 ) -> Vec<Issue> {
     let (config, mut issues) = Config::read(text);
     let Some(config) = config else {
@@ -88,7 +91,6 @@ pub fn check(
         with_trivy,
     };
     let mut rules = validate::check(&config, ctx);
-    rules.extend(release.check(&config));
     rules.retain(|rule| {
         !issues.iter().any(|i| {
             i.path == rule.path

@@ -2,7 +2,6 @@
 
 use serde::Serialize;
 
-use crate::issue::{Code, Issue};
 use crate::model::Config;
 
 /// One supported Harbor release.
@@ -97,11 +96,12 @@ impl Release {
         format!("goharbor/{component}:{}", self.tag)
     }
 
-    /// Problems with a configuration that only this release has.
-    pub fn check(&self, config: &Config) -> Vec<Issue> {
-        let mut issues = Vec::new();
+    /// Settings this release cannot apply; they are ignored, as upstream ignores them, and
+    /// the user is told.
+    pub fn warnings(&self, config: &Config) -> Vec<String> {
+        let mut warnings = Vec::new();
         if !self.trivy_db_repository {
-            let defaults = [
+            let settings = [
                 (
                     "trivy.db_repository",
                     &config.trivy.db_repository,
@@ -113,18 +113,16 @@ impl Release {
                     "ghcr.io/aquasecurity/trivy-java-db",
                 ),
             ];
-            for (key, value, default) in defaults {
+            for (key, value, default) in settings {
                 if value != default {
-                    issues.push(Issue::new(
-                        key,
-                        config.mark(key),
-                        Code::UnknownKey,
-                        format!("harbor {} cannot set `{key}`; it came with v2.15", self.tag),
+                    warnings.push(format!(
+                        "harbor {} has no `{key}` (it came with v2.15); the setting is ignored",
+                        self.tag
                     ));
                 }
             }
         }
-        issues
+        warnings
     }
 }
 

@@ -127,8 +127,8 @@ pub(super) fn secrets(inputs: &Inputs<'_>) -> Result<(Secrets, State), pki::PkiE
 }
 
 /// Warnings worth printing once.
-pub(super) fn warnings(config: &Config) -> Vec<String> {
-    let mut warnings = Vec::new();
+pub(super) fn warnings(config: &Config, release: &crate::release::Release) -> Vec<String> {
+    let mut warnings = release.warnings(config);
     for (key, value) in env_values(config) {
         if escape::env_portable(value).is_err() {
             warnings.push(format!(

@@ -127,7 +127,6 @@ pub fn render(inputs: &Inputs<'_>) -> Result<Bundle, Issues> {
         with_trivy: inputs.with_trivy,
     };
     let mut issues = validate::check(inputs.config, ctx);
-    issues.extend(inputs.release.check(inputs.config));
     issues.extend(inputs.state.check());
     if !issues.is_empty() {
         return Err(Issues(issues));
@@ -149,7 +148,7 @@ pub fn render(inputs: &Inputs<'_>) -> Result<Bundle, Issues> {
     Ok(Bundle {
         entries: out.finish(),
         state,
-        warnings: context::warnings(inputs.config),
+        warnings: context::warnings(inputs.config, inputs.release),
     })
 }
 
