@@ -1,3 +1,6 @@
 //! Helpers shared by the integration tests.
 
+// each test binary uses a different part of the harness
+#![allow(dead_code)]
+
 pub mod compare;

@@ -6,6 +6,9 @@
 //! `HARBOR_CASE=<case> cargo test -p harbor-deploy --test reference_v2_15` runs one case; the
 //! `comparator_tests` module checks the comparators themselves and does not run the binary.
 
+// each release binary uses a different part of the harness
+#![allow(dead_code)]
+
 use super::RELEASE;
 use super::support;
 
