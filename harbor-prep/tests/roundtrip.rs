@@ -13,7 +13,10 @@ use support::{env, keyed_state, render_text};
 fn render_with(value: &str) -> Bundle {
     let quoted = yaml_str(value);
     let text = harbor_prep::default_config("harbor.example.test")
-        .replace("harbor_admin_password: Harbor12345", &format!("harbor_admin_password: {quoted}"))
+        .replace(
+            "harbor_admin_password: Harbor12345",
+            &format!("harbor_admin_password: {quoted}"),
+        )
         .replace("  password: root123", &format!("  password: {quoted}"))
         + &format!(
             "external_redis:\n  host: redis.example.test:6379\n  password: {quoted}\n  username: {quoted}\n"
@@ -63,13 +66,24 @@ fn assert_round_trip(value: &str) {
     let bundle = render_with(value);
 
     let core = env(&bundle, "common/config/core/env");
-    assert_eq!(core["HARBOR_ADMIN_PASSWORD"], value, "core/env admin password");
+    assert_eq!(
+        core["HARBOR_ADMIN_PASSWORD"], value,
+        "core/env admin password"
+    );
     assert_eq!(core["POSTGRESQL_PASSWORD"], value, "core/env db password");
     let db = env(&bundle, "common/config/db/env");
     assert_eq!(db["POSTGRES_PASSWORD"], value, "db/env");
 
-    assert_eq!(registry_yaml(&bundle, "password"), value, "registry yaml password");
-    assert_eq!(registry_yaml(&bundle, "username"), value, "registry yaml username");
+    assert_eq!(
+        registry_yaml(&bundle, "password"),
+        value,
+        "registry yaml password"
+    );
+    assert_eq!(
+        registry_yaml(&bundle, "username"),
+        value,
+        "registry yaml username"
+    );
 
     for (file, key) in [
         ("common/config/core/env", "_REDIS_URL_REG"),
@@ -78,7 +92,11 @@ fn assert_round_trip(value: &str) {
     ] {
         let vars = env(&bundle, file);
         if let Some(url) = vars.get(key) {
-            assert_eq!(url_userinfo(url), (value.to_string(), value.to_string()), "{file} {key}");
+            assert_eq!(
+                url_userinfo(url),
+                (value.to_string(), value.to_string()),
+                "{file} {key}"
+            );
         }
     }
 }
@@ -113,7 +131,14 @@ fn backslashes() {
 
 #[test]
 fn blanks_and_line_breaks() {
-    for v in [" lead", "trail ", "in side", "tab\there", "two\nlines", "cr\rhere"] {
+    for v in [
+        " lead",
+        "trail ",
+        "in side",
+        "tab\there",
+        "two\nlines",
+        "cr\rhere",
+    ] {
         assert_round_trip(v);
     }
 }
