@@ -1,6 +1,7 @@
 //! The `harbor-deploy` command: render a Harbor installation from harbor.yml and deploy it.
 
 mod disk;
+mod migrate;
 mod prepare;
 
 use std::path::PathBuf;
@@ -24,6 +25,8 @@ enum Command {
     Validate(ValidateArgs),
     /// Create the internal-TLS CA and component certificates in a directory.
     Gencert(GencertArgs),
+    /// Upgrade an older harbor.yml (schema 1.9 or later) or a harbor.cfg to a release's schema.
+    Migrate(MigrateArgs),
 }
 
 /// Inputs shared by the commands that render.
@@ -44,6 +47,13 @@ pub struct RenderArgs {
     /// The Harbor release to render for.
     #[arg(long, value_name = "VERSION")]
     pub harbor_version: Option<String>,
+    /// Apply HARBOR__* variables (and the setupwrapper's old names) from the environment on top
+    /// of the configuration; see docs/environment.md.
+    #[arg(long)]
+    pub env: bool,
+    /// With --env, read only HARBOR__* variables and ignore the setupwrapper's old names.
+    #[arg(long, requires = "env")]
+    pub env_prefix_only: bool,
 }
 
 #[derive(Args)]
@@ -91,6 +101,22 @@ struct GencertArgs {
     now: Option<String>,
 }
 
+#[derive(Args)]
+struct MigrateArgs {
+    /// The harbor.yml (or harbor.cfg) to migrate.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    config: PathBuf,
+    /// The release to migrate to (default: the newest supported).
+    #[arg(long, value_name = "VERSION")]
+    to: Option<String>,
+    /// Write the migrated file here; without it only the diff is printed.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Allow --out to name the input file itself.
+    #[arg(long)]
+    in_place: bool,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -99,6 +125,7 @@ fn main() -> ExitCode {
         Command::Gencert(a) => {
             prepare::gencert(&a.path, a.days, &a.root, a.seed_file, a.force, a.now)
         }
+        Command::Migrate(a) => migrate::run(&a.config, a.to.as_deref(), a.out, a.in_place),
     };
     match result {
         Ok(code) => code,

@@ -4,7 +4,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use std::collections::BTreeMap;
+
 use anyhow::{Context, Result, bail};
+use harbor_prep::overlay::{Overlay, Setupwrapper};
 use harbor_prep::{Config, Inputs, Issue, Release, Seed};
 
 use crate::RenderArgs;
@@ -19,11 +22,42 @@ struct Source {
     name: String,
     /// Its directory, the default installer directory.
     dir: PathBuf,
+    /// The harbor.yml to render.
     text: String,
+    /// The variables applied on top, when `--env` was given.
+    overlay: Option<Overlay>,
+    /// Whether lines and columns of issues point into the user's own file; not so for a
+    /// converted harbor.cfg or an environment overlay, whose YAML the tool wrote.
+    marks: bool,
 }
 
-fn source(args: &RenderArgs) -> Result<Source> {
-    match &args.config {
+/// Whether `path` names a legacy harbor.cfg.
+pub fn is_legacy_cfg(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "cfg")
+}
+
+/// Reads a harbor.cfg and converts it, printing what has no modern equivalent.
+pub fn convert_cfg(path: &Path, text: &str) -> std::result::Result<String, ExitCode> {
+    let name = path.display().to_string();
+    match harbor_prep::legacy::convert(text) {
+        Ok(conversion) => {
+            for warning in &conversion.warnings {
+                eprintln!("{name}: note: {warning}");
+            }
+            for unmapped in &conversion.report {
+                eprintln!("{name}: not carried over: {unmapped}");
+            }
+            Ok(conversion.yaml)
+        }
+        Err(issues) => {
+            print_issues(&name, &issues);
+            Err(ExitCode::from(EXIT_INVALID))
+        }
+    }
+}
+
+fn source(args: &RenderArgs) -> Result<std::result::Result<Source, ExitCode>> {
+    let (name, dir, text, mut marks) = match &args.config {
         Some(path) => {
             let text = fs::read_to_string(path)
                 .with_context(|| format!("cannot read the configuration {}", path.display()))?;
@@ -32,24 +66,67 @@ fn source(args: &RenderArgs) -> Result<Source> {
                 .filter(|p| !p.as_os_str().is_empty())
                 .map(Path::to_path_buf)
                 .unwrap_or_else(|| PathBuf::from("."));
-            Ok(Source {
-                name: path.display().to_string(),
-                dir,
-                text,
-            })
+            let (text, marks) = if is_legacy_cfg(path) {
+                match convert_cfg(path, &text) {
+                    Ok(yaml) => (yaml, false),
+                    Err(code) => return Ok(Err(code)),
+                }
+            } else {
+                (text, true)
+            };
+            (path.display().to_string(), dir, text, marks)
         }
         None => {
             let hostname = match &args.hostname {
                 Some(h) => h.clone(),
                 None => machine_name()?,
             };
-            Ok(Source {
-                name: "<built-in default>".into(),
-                dir: PathBuf::from("."),
-                text: harbor_prep::default_config(&hostname),
-            })
+            let text = harbor_prep::default_config(&hostname);
+            (
+                "<built-in default>".to_string(),
+                PathBuf::from("."),
+                text,
+                true,
+            )
+        }
+    };
+
+    let mut overlay = None;
+    let mut text = text;
+    if args.env {
+        let vars: BTreeMap<String, String> = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect();
+        let mode = if args.env_prefix_only {
+            Setupwrapper::Ignore
+        } else {
+            Setupwrapper::Honour
+        };
+        match harbor_prep::overlay::apply_with(&text, &vars, mode) {
+            Ok(o) => {
+                text = o.yaml.clone();
+                overlay = Some(o);
+                marks = false;
+            }
+            Err(issues) => {
+                print_issues("environment", &issues);
+                return Ok(Err(ExitCode::from(EXIT_INVALID)));
+            }
         }
     }
+
+    let name = if overlay.is_some() {
+        format!("{name} with the environment")
+    } else {
+        name
+    };
+    Ok(Ok(Source {
+        name,
+        dir,
+        text,
+        overlay,
+        marks,
+    }))
 }
 
 /// This machine's name, for the default configuration.
@@ -77,7 +154,7 @@ fn release(args: &RenderArgs) -> Result<&'static Release> {
 }
 
 /// Prints every issue as `file:line:col: key: message`, the way compilers do.
-fn print_issues(name: &str, issues: &[Issue]) {
+pub fn print_issues(name: &str, issues: &[Issue]) {
     for issue in issues {
         let place = match issue.mark {
             Some(m) => format!("{name}:{}:{}", m.line, m.column),
@@ -126,15 +203,33 @@ fn checked(
     match (partial, issues.is_empty()) {
         (Some(config), true) => Ok((config, files)),
         _ => {
-            print_issues(&source.name, &issues);
+            report(source, issues);
             Err(ExitCode::from(EXIT_INVALID))
         }
     }
 }
 
+/// Prints issues of a source: attributed to the variables that set the keys, and without
+/// places when the text is the tool's own.
+fn report(source: &Source, issues: Vec<Issue>) {
+    let mut issues = match &source.overlay {
+        Some(overlay) => overlay.attribute(issues),
+        None => issues,
+    };
+    if !source.marks {
+        for issue in &mut issues {
+            issue.mark = None;
+        }
+    }
+    print_issues(&source.name, &issues);
+}
+
 /// `harbor-deploy validate`.
 pub fn validate(args: &RenderArgs) -> Result<ExitCode> {
-    let source = source(args)?;
+    let source = match source(args)? {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
     let release = release(args)?;
     let root = HostRoot::new(&args.root);
 
@@ -152,7 +247,10 @@ pub fn prepare(
     seed_file: Option<PathBuf>,
     now_arg: Option<String>,
 ) -> Result<ExitCode> {
-    let source = source(args)?;
+    let source = match source(args)? {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
     let release = release(args)?;
     let root = HostRoot::new(&args.root);
     let now = now(now_arg)?;
@@ -178,7 +276,7 @@ pub fn prepare(
     let bundle = match harbor_prep::render(&inputs) {
         Ok(b) => b,
         Err(issues) => {
-            print_issues(&source.name, &issues.0);
+            report(&source, issues.0);
             return Ok(ExitCode::from(EXIT_INVALID));
         }
     };

@@ -425,3 +425,153 @@ fn rendered_compose_file_is_read_by_real_docker_compose() {
         );
     }
 }
+
+#[test]
+fn environment_alone_configures_the_same_bundle_as_a_file() {
+    let seed = tempfile::NamedTempFile::new().unwrap();
+    fs::write(seed.path(), [5u8; 32]).unwrap();
+    let common = [
+        "--seed-file",
+        seed.path().to_str().unwrap(),
+        "--now",
+        "2027-01-01T00:00:00Z",
+    ];
+
+    let by_file = Scratch::new();
+    by_file.config(
+        &default_yml()
+            .replace("password: root123", "password: \"Db pass #7 $x\"")
+            .replace("max_job_workers: 10", "max_job_workers: 4"),
+    );
+    assert!(by_file.prepare(&common).status.success());
+
+    let by_env = Scratch::new();
+    let o = Command::new(env!("CARGO_BIN_EXE_harbor-deploy"))
+        .args(["prepare", "--env", "--out", by_env.out.to_str().unwrap()])
+        .args(["--root", by_env.root.to_str().unwrap()])
+        .args(common)
+        .env("HARBOR__HOSTNAME", "harbor.example.test")
+        .env("HARBOR__DATABASE__PASSWORD", "Db pass #7 $x")
+        .env("MAX_JOB_WORKERS", "4")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let rel = |s: &Scratch, dir: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+        snapshot(dir)
+            .into_iter()
+            .map(|(p, b)| {
+                (
+                    p.strip_prefix(&s.root)
+                        .or(p.strip_prefix(&s.out))
+                        .unwrap()
+                        .to_path_buf(),
+                    b,
+                )
+            })
+            .filter(|(p, _)| !p.ends_with("harbor.yml"))
+            .collect()
+    };
+    assert_eq!(rel(&by_file, &by_file.out), rel(&by_env, &by_env.out));
+    assert_eq!(rel(&by_file, &by_file.data()), rel(&by_env, &by_env.data()));
+}
+
+#[test]
+fn environment_errors_name_the_variable() {
+    let s = Scratch::new();
+    let o = Command::new(env!("CARGO_BIN_EXE_harbor-deploy"))
+        .args(["prepare", "--env", "--hostname", "h.example.test"])
+        .args([
+            "--out",
+            s.out.to_str().unwrap(),
+            "--root",
+            s.root.to_str().unwrap(),
+        ])
+        .env("HARBOR__HTTP__PORT", "abc")
+        .env("AUTH_MODE", "ldap_auth")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("HARBOR__HTTP__PORT"), "{err}");
+    assert!(err.contains("AUTH_MODE"), "{err}");
+    assert!(!s.out.join("common").exists());
+}
+
+#[test]
+fn legacy_cfg_prepares_and_reports_what_has_no_home() {
+    let s = Scratch::new();
+    let cfg = fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/reference/legacy/harbor-1.7.6.cfg"),
+    )
+    .unwrap()
+    .replace(
+        "hostname = reg.mydomain.com",
+        "hostname = harbor.example.test",
+    );
+    let path = s.out.join("harbor.cfg");
+    fs::write(&path, cfg).unwrap();
+    let o = s.run(&[
+        "prepare",
+        "--config",
+        path.to_str().unwrap(),
+        "--out",
+        s.out.to_str().unwrap(),
+        "--root",
+        s.root.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not carried over"), "{}", stderr(&o));
+    let env = fs::read_to_string(s.out.join("common/config/core/env")).unwrap();
+    assert!(env.contains("EXT_ENDPOINT=http://harbor.example.test\n"));
+}
+
+#[test]
+fn migrate_prints_a_diff_keeps_comments_and_never_overwrites_unasked() {
+    let s = Scratch::new();
+    let old = fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/reference/legacy/harbor-1.10.0.yml"),
+    )
+    .unwrap()
+    .replace(
+        "hostname: reg.mydomain.com",
+        "hostname: harbor.example.test",
+    )
+    .replace("password: root123", "password: \"p@ss: #w'rd\"");
+    let input = s.out.join("harbor.yml");
+    fs::write(&input, &old).unwrap();
+    let new = s.out.join("harbor.new.yml");
+
+    let o = s.run(&[
+        "migrate",
+        "--config",
+        input.to_str().unwrap(),
+        "--out",
+        new.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let diff = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        diff.contains("+_version: 2.15.0") || diff.contains("+_version: \"2.15.0\""),
+        "{diff}"
+    );
+    let migrated = fs::read_to_string(&new).unwrap();
+    assert!(migrated.contains("password: \"p@ss: #w'rd\""));
+    assert!(
+        migrated.contains("# The IP address or hostname to access admin UI and registry service.")
+    );
+    let config = harbor_prep::Config::from_yaml(&migrated).unwrap();
+    assert_eq!(config.database.password.expose(), "p@ss: #w'rd");
+
+    let o = s.run(&[
+        "migrate",
+        "--config",
+        input.to_str().unwrap(),
+        "--out",
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(fs::read_to_string(&input).unwrap(), old);
+}

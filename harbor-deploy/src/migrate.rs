@@ -1,0 +1,122 @@
+//! `harbor-deploy migrate`: upgrade a harbor.yml or a harbor.cfg, show the diff, write safely.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use harbor_prep::Release;
+use harbor_prep::migrate::{migrate, unified_diff};
+
+use crate::disk;
+use crate::prepare::{convert_cfg, is_legacy_cfg, print_issues};
+
+/// Exit code for input that cannot be migrated.
+const EXIT_INVALID: u8 = 2;
+
+/// Migrates `config` to `to`, prints the diff, and writes `out` when given.
+pub fn run(
+    config: &Path,
+    to: Option<&str>,
+    out: Option<PathBuf>,
+    in_place: bool,
+) -> Result<ExitCode> {
+    let release = match to {
+        None => Release::latest(),
+        Some(v) => match Release::find(v) {
+            Some(r) => r,
+            None => {
+                eprintln!(
+                    "error: harbor version `{v}` is not supported; supported are {}",
+                    Release::names()
+                );
+                return Ok(ExitCode::from(EXIT_INVALID));
+            }
+        },
+    };
+    let old = fs::read_to_string(config)
+        .with_context(|| format!("cannot read the configuration {}", config.display()))?;
+    let name = config.display().to_string();
+
+    // refuse before any work: writing over the input must be asked for
+    if let Some(out) = &out {
+        if same_file(config, out) && !in_place {
+            eprintln!(
+                "error: {} is the input itself; pass --in-place to replace it, or choose another --out",
+                out.display()
+            );
+            return Ok(ExitCode::from(1));
+        }
+    }
+
+    let new = if is_legacy_cfg(config) {
+        let latest = Release::latest();
+        if release.schema != latest.schema {
+            eprintln!(
+                "error: a harbor.cfg converts to the newest schema ({}) only; pass --to {}",
+                latest.schema, latest.tag
+            );
+            return Ok(ExitCode::from(EXIT_INVALID));
+        }
+        match convert_cfg(config, &old) {
+            Ok(yaml) => yaml,
+            Err(code) => return Ok(code),
+        }
+    } else {
+        match migrate(&old, release) {
+            Ok(m) => {
+                for step in &m.steps {
+                    eprintln!("{name}: {step}");
+                }
+                for removed in &m.removed {
+                    eprintln!("{name}: removed {removed}");
+                }
+                if m.steps.is_empty() {
+                    eprintln!("{name}: already at schema {}; nothing to change", m.to);
+                }
+                m.text
+            }
+            Err(issues) => {
+                print_issues(&name, &issues);
+                return Ok(ExitCode::from(EXIT_INVALID));
+            }
+        }
+    };
+
+    let target = out
+        .as_ref()
+        .map(|o| o.display().to_string())
+        .unwrap_or_else(|| format!("{name} (migrated)"));
+    print!("{}", unified_diff(&old, &new, &name, &target));
+
+    // the problems migration cannot fix (placeholders, a hostname to set) are worth a word
+    let issues = harbor_prep::check(&new, &harbor_prep::HostFiles::new(), 0, false, release);
+    let remaining: Vec<_> = issues
+        .iter()
+        .filter(|i| {
+            i.code != harbor_prep::Code::FileMissing && i.code != harbor_prep::Code::Certificate
+        })
+        .collect();
+    for issue in &remaining {
+        eprintln!("{target}: still to fix: {issue}");
+    }
+
+    if let Some(out) = out {
+        // it holds passwords: keep the input's mode, and never make it readable by others
+        let mode = fs::metadata(config)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0o600)
+            & !0o007;
+        disk::write_atomic(&out, new.as_bytes(), mode)?;
+        eprintln!("wrote {} (schema {})", out.display(), release.schema);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (fs::canonicalize(a), fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
