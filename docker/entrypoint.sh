@@ -6,6 +6,10 @@ set -eu
 
 if [ -f /install/harbor.yml ]; then
     set -- --config /install/harbor.yml "$@"
+elif [ -z "${HARBOR__HOSTNAME:-}${HARBORHOSTNAME:-}" ]; then
+    # the container's own name is no name clients could reach Harbor by
+    echo "error: set HARBOR__HOSTNAME to the name clients use to reach Harbor" >&2
+    exit 2
 fi
 if [ "${HARBOR_WITH_TRIVY:-false}" = true ]; then
     set -- --with-trivy "$@"
