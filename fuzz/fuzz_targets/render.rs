@@ -5,7 +5,7 @@
 #![no_main]
 
 use harbor_prep::{Config, Inputs, Release, Seed, envfile, yaml};
-use harbor_prep_fuzz::{NOW, SEED, host_files, is_env, is_yaml, state};
+use harbor_prep_fuzz::{NOW, SEED, host_files, is_env, is_yaml, report, state};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -29,9 +29,21 @@ fuzz_target!(|data: &[u8]| {
         };
 
         // render validates first; rejected configurations are fine, panics are not
-        let Ok(bundle) = harbor_prep::render(&inputs) else {
-            continue;
+        let bundle = match harbor_prep::render(&inputs) {
+            Ok(b) => b,
+            Err(issues) => {
+                if report() {
+                    eprintln!("render: rejected (with_trivy={with_trivy}): {issues}");
+                }
+                continue;
+            }
         };
+        if report() {
+            eprintln!(
+                "render: {} entries (with_trivy={with_trivy})",
+                bundle.entries.len()
+            );
+        }
 
         for entry in &bundle.entries {
             let Some(contents) = &entry.contents else {
@@ -53,7 +65,9 @@ fuzz_target!(|data: &[u8]| {
                     );
                 }
             } else if let Err(e) = envfile::parse(file) {
-                panic!("rendered {path} is not a valid env file: {e} (with_trivy={with_trivy})\n{file}");
+                panic!(
+                    "rendered {path} is not a valid env file: {e} (with_trivy={with_trivy})\n{file}"
+                );
             }
         }
     }

@@ -24,7 +24,10 @@ fuzz_target!(|data: &[u8]| {
 
             if release == harbor_prep::Release::latest() && with_trivy {
                 let again = harbor_prep::check(text, files, NOW, with_trivy, release);
-                assert_eq!(issues, again, "check gave different issues for the same input");
+                assert_eq!(
+                    issues, again,
+                    "check gave different issues for the same input"
+                );
             }
         }
     }

@@ -36,12 +36,22 @@ fuzz_target!(|data: &[u8]| {
     let doc = format!("k: {encoded}\n");
     let tree = match yaml::parse(&doc) {
         Ok(t) => t,
-        Err(e) => panic!("yaml_str({v:?}) = {encoded:?} does not parse: {}: {}", e.mark, e.message),
+        Err(e) => panic!(
+            "yaml_str({v:?}) = {encoded:?} does not parse: {}: {}",
+            e.mark, e.message
+        ),
     };
 
     let entries = tree.entries();
-    assert_eq!(entries.len(), 1, "yaml_str({v:?}) = {encoded:?} gives {tree:?}");
-    assert_eq!(entries[0].0.name, "k", "yaml_str({v:?}) = {encoded:?} gives {tree:?}");
+    assert_eq!(
+        entries.len(),
+        1,
+        "yaml_str({v:?}) = {encoded:?} gives {tree:?}"
+    );
+    assert_eq!(
+        entries[0].0.name, "k",
+        "yaml_str({v:?}) = {encoded:?} gives {tree:?}"
+    );
 
     match &entries[0].1.kind {
         Kind::Scalar(s, style) => {

@@ -125,3 +125,10 @@ pub fn is_env(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
     name == "env" || name.ends_with(".env")
 }
+
+/// Whether `HARBOR_FUZZ_REPORT` is set: the render target then prints, for every input, how
+/// many entries it rendered or why it was rejected (for checking what a corpus reaches).
+pub fn report() -> bool {
+    static REPORT: OnceLock<bool> = OnceLock::new();
+    *REPORT.get_or_init(|| std::env::var_os("HARBOR_FUZZ_REPORT").is_some())
+}
