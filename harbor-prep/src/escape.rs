@@ -342,50 +342,54 @@ pub fn rsyslog_str(v: &str) -> String {
     out
 }
 
+/// Values that break naive escaping: one per character class that env files, YAML, urls, nginx
+/// and rsyslog treat specially, YAML 1.1's type traps, and real users' passwords. The tests read
+/// each one back through every reader they check.
+pub const TRICKY: &[&str] = &[
+    "$",
+    "$$",
+    "${X}",
+    "#",
+    " #",
+    "'",
+    "\"",
+    "\\",
+    " lead",
+    "trail ",
+    "a\tb",
+    "a\nb",
+    "=",
+    ":",
+    ": #",
+    "*",
+    "&",
+    "!",
+    "%",
+    "@",
+    "{}",
+    "[]",
+    "|",
+    ">",
+    "é",
+    "中",
+    "😀",
+    "",
+    "yes",
+    "0123",
+    "null",
+    "~",
+    "1e3",
+    "Adm$1nPass$HOME",
+    "Db pass #7 &<>\"'",
+    "*Rd/pw: x #1",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::envfile;
 
-    /// One value per character class the brief names, plus the cases' real passwords.
-    pub(crate) const SAMPLES: &[&str] = &[
-        "$",
-        "$$",
-        "${X}",
-        "#",
-        " #",
-        "'",
-        "\"",
-        "\\",
-        " lead",
-        "trail ",
-        "a\tb",
-        "a\nb",
-        "=",
-        ":",
-        ": #",
-        "*",
-        "&",
-        "!",
-        "%",
-        "@",
-        "{}",
-        "[]",
-        "|",
-        ">",
-        "é",
-        "中",
-        "😀",
-        "",
-        "yes",
-        "0123",
-        "null",
-        "~",
-        "1e3",
-        "Adm$1nPass$HOME",
-        "Db pass #7 &<>\"'",
-        "*Rd/pw: x #1",
-    ];
+    const SAMPLES: &[&str] = TRICKY;
 
     #[test]
     fn env_values_round_trip_through_compose_v2_rules() {
