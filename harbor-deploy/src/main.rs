@@ -90,7 +90,7 @@ struct GencertArgs {
     #[arg(long, value_name = "DIR", default_value = "/")]
     root: PathBuf,
     /// A 32-byte seed to derive the keys from (default: the data volume's seed when
-    /// <root>/data/secret/keys/seed exists, else fresh randomness).
+    /// `<root>/data/secret/keys/seed` exists, else fresh randomness).
     #[arg(long, value_name = "FILE")]
     seed_file: Option<PathBuf>,
     /// Replace files that already exist.

@@ -49,7 +49,7 @@ pub struct Secrets {
     pub jobservice_secret: Secret,
     /// `REGISTRY_CREDENTIAL_PASSWORD`.
     pub registry_password: Secret,
-    /// The registry's htpasswd line for [`REGISTRY_USER`].
+    /// The registry's htpasswd line for `harbor_registry_user`.
     pub htpasswd: Secret,
     /// `CSRF_KEY`.
     pub csrf_key: Secret,
