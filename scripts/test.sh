@@ -6,3 +6,5 @@ cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 cargo test --workspace --all-targets --locked
 cargo test --workspace --doc --locked
+cargo build -p harbor-deploy --locked
+bash scripts/docker-tests.sh
