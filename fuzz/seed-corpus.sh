@@ -67,3 +67,9 @@ Off
 .inf
 VALUES
 printf 'tab\there\nnewline\r\001' > "$corpus/yaml_str/seed-value-controls"
+
+# legacy_cfg: the stock harbor.cfg templates
+mkdir -p "$corpus/legacy_cfg"
+for cfg in "$shared"/reference/legacy/*.cfg; do
+    cp "$cfg" "$corpus/legacy_cfg/seed-$(basename "$cfg" .cfg)"
+done
