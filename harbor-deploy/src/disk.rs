@@ -74,13 +74,24 @@ pub fn seed_path(data: &Path) -> PathBuf {
 
 /// Reads a 32-byte seed file.
 pub fn read_seed(path: &Path) -> Result<[u8; 32]> {
-    let bytes = fs::read(path).with_context(|| format!("cannot read seed {}", path.display()))?;
+    use std::io::Read;
+
+    // a seed is tiny: read one byte more than it can hold, never a whole device
+    let mut bytes = Vec::new();
+    fs::File::open(path)
+        .and_then(|f| f.take(33).read_to_end(&mut bytes))
+        .with_context(|| format!("cannot read seed {}", path.display()))?;
     bytes.as_slice().try_into().map_err(|_| {
-        anyhow::anyhow!(
-            "seed {} holds {} bytes; a seed is exactly 32 bytes",
-            path.display(),
-            bytes.len()
-        )
+        let size = if bytes.len() > 32 {
+            "more than 32 bytes".to_string()
+        } else {
+            format!("{} bytes", bytes.len())
+        };
+        crate::InputError::new(format!(
+            "seed {} holds {size}; a seed is exactly 32 bytes",
+            path.display()
+        ))
+        .into()
     })
 }
 
@@ -99,7 +110,12 @@ pub fn read_state(data: &Path, out: &Path) -> Result<State> {
         match fs::read(&path) {
             Ok(bytes) => {
                 let text = String::from_utf8(bytes).map_err(|_| {
-                    anyhow::anyhow!("{} is not text; restore it or remove it", path.display())
+                    let advice = if name == keys::SECRETKEY {
+                        "restore the original: it encrypts stored passwords, so a new one loses them"
+                    } else {
+                        "restore it, or remove it to have a new one made"
+                    };
+                    crate::InputError::new(format!("{} is not text; {advice}", path.display()))
                 })?;
                 state.set(name, Secret::new(text));
             }
@@ -174,43 +190,79 @@ pub struct Written {
     pub owners_set: bool,
 }
 
-/// Writes the bundle: directories first, then each file through a temporary file renamed over
-/// the target, so a reader sees the old file or the new one, never half of one.
+/// Writes the bundle in two phases, under a lock on the installer directory: first every
+/// directory and every changed file's temporary sibling, then the renames. A failure in the
+/// first phase (a full disk, a directory where a file belongs) changes no file; a reader sees
+/// each file old or new, never half of one. Temporaries a killed run left behind are removed.
 pub fn write_bundle(bundle: &Bundle, out: &Path, data: &Path) -> Result<Written> {
     let owners = is_root();
     let mut written = Written {
         owners_set: owners,
         ..Written::default()
     };
+    let _lock = lock(out)?;
+    remove_leftovers(out);
 
-    for entry in &bundle.entries {
-        let path = target(entry, out, data);
-        match &entry.contents {
-            None => {
-                if path.is_file() {
-                    bail!(
-                        "{} is a file, but harbor needs a directory there",
-                        path.display()
-                    );
-                }
-                fs::create_dir_all(&path)
-                    .with_context(|| format!("cannot create {}", path.display()))?;
-                fs::set_permissions(&path, fs::Permissions::from_mode(entry.mode))
-                    .with_context(|| format!("cannot set the mode of {}", path.display()))?;
-            }
-            Some(bytes) => {
-                let same = fs::read(&path).is_ok_and(|old| old == *bytes);
-                if same {
-                    written.unchanged += 1;
+    let mut staged: Vec<(PathBuf, PathBuf, &harbor_prep::Entry)> = Vec::new();
+    let result = (|| -> Result<()> {
+        for entry in &bundle.entries {
+            let path = target(entry, out, data);
+            match &entry.contents {
+                None => {
+                    if path.exists() && !path.is_dir() {
+                        bail!(
+                            "{} is not a directory, but harbor needs a directory there",
+                            path.display()
+                        );
+                    }
+                    fs::create_dir_all(&path)
+                        .with_context(|| format!("cannot create {}", path.display()))?;
                     fs::set_permissions(&path, fs::Permissions::from_mode(entry.mode))
                         .with_context(|| format!("cannot set the mode of {}", path.display()))?;
-                } else {
-                    write_atomic(&path, bytes, entry.mode)?;
-                    written.changed += 1;
+                    remove_leftovers(&path);
+                }
+                Some(bytes) => {
+                    if path.is_dir() {
+                        bail!(
+                            "{} is a directory, but harbor needs a file there",
+                            path.display()
+                        );
+                    }
+                    if fs::read(&path).is_ok_and(|old| old == *bytes) {
+                        written.unchanged += 1;
+                        staged.push((path.clone(), path, entry));
+                    } else {
+                        let tmp = temporary(&path)?;
+                        write_new(&tmp, bytes, entry.mode)
+                            .with_context(|| format!("cannot write {}", path.display()))?;
+                        staged.push((tmp, path, entry));
+                        written.changed += 1;
+                    }
                 }
             }
         }
-        if owners {
+        Ok(())
+    })();
+    if let Err(e) = result {
+        for (tmp, path, _) in &staged {
+            if tmp != path {
+                let _ = fs::remove_file(tmp);
+            }
+        }
+        return Err(e);
+    }
+
+    for (tmp, path, entry) in &staged {
+        if tmp != path {
+            fs::rename(tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
+        } else {
+            fs::set_permissions(path, fs::Permissions::from_mode(entry.mode))
+                .with_context(|| format!("cannot set the mode of {}", path.display()))?;
+        }
+    }
+    if owners {
+        for entry in &bundle.entries {
+            let path = target(entry, out, data);
             std::os::unix::fs::chown(&path, Some(entry.uid), Some(entry.gid))
                 .with_context(|| format!("cannot set the owner of {}", path.display()))?;
         }
@@ -218,8 +270,18 @@ pub fn write_bundle(bundle: &Bundle, out: &Path, data: &Path) -> Result<Written>
     Ok(written)
 }
 
-/// Writes `bytes` to `path` with `mode` through a temporary sibling and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+/// An exclusive lock on the installer directory itself (no lock file is left behind), held
+/// while a bundle is written, so that two runs never interleave their files.
+fn lock(out: &Path) -> Result<fs::File> {
+    fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let dir = fs::File::open(out).with_context(|| format!("cannot open {}", out.display()))?;
+    rustix::fs::flock(&dir, rustix::fs::FlockOperation::LockExclusive)
+        .with_context(|| format!("cannot lock {}", out.display()))?;
+    Ok(dir)
+}
+
+/// The temporary sibling a file is written to before it replaces `path`.
+fn temporary(path: &Path) -> Result<PathBuf> {
     let dir = path
         .parent()
         .with_context(|| format!("{} has no parent directory", path.display()))?;
@@ -227,22 +289,43 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.harbor-prep-{}", std::process::id()));
+    Ok(dir.join(format!(".{name}{TEMP_MARK}")))
+}
 
-    let _ = fs::remove_file(&tmp);
+/// What marks a temporary file of ours.
+const TEMP_MARK: &str = ".harbor-prep-tmp";
 
-    // created with its final mode, so a secret is never readable by others, not even briefly
-    let result = (|| -> io::Result<()> {
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)?;
-        file.write_all(bytes)?;
-        file.set_permissions(fs::Permissions::from_mode(mode))?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
+/// Removes temporaries a killed run left in `dir` (today's name, and the older per-process one).
+fn remove_leftovers(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') && name.contains(".harbor-prep-") && entry.path().is_file() {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Creates `path` anew with its final mode, so a secret is never readable by others, not even
+/// briefly, and writes it to disk.
+fn write_new(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    let _ = fs::remove_file(path);
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.set_permissions(fs::Permissions::from_mode(mode))?;
+    file.sync_all()
+}
+
+/// Writes `bytes` to `path` with `mode` through a temporary sibling and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let tmp = temporary(path)?;
+    let result = write_new(&tmp, bytes, mode).and_then(|()| fs::rename(&tmp, path));
     if let Err(e) = result {
         let _ = fs::remove_file(&tmp);
         return Err(e).with_context(|| format!("cannot write {}", path.display()));

@@ -1,6 +1,8 @@
 //! The `harbor-deploy` command: render a Harbor installation from harbor.yml and deploy it.
 
+mod compose;
 mod disk;
+mod engine;
 mod migrate;
 mod prepare;
 
@@ -27,6 +29,15 @@ enum Command {
     Gencert(GencertArgs),
     /// Upgrade an older harbor.yml (schema 1.9 or later) or a harbor.cfg to a release's schema.
     Migrate(MigrateArgs),
+    /// Render, then bring the engine to the bundle: create, recreate or keep each container
+    /// and wait until all are healthy.
+    Up(engine::UpArgs),
+    /// Show what `up` would create, recreate or remove, without touching the engine.
+    Plan(engine::UpArgs),
+    /// List the project's services with state, health, image and ports.
+    Status(engine::StatusArgs),
+    /// Remove the project's containers and network; keep the data unless --purge --yes.
+    Down(engine::DownArgs),
 }
 
 /// Inputs shared by the commands that render.
@@ -76,6 +87,9 @@ struct PrepareArgs {
 struct ValidateArgs {
     #[command(flatten)]
     render: RenderArgs,
+    /// The time certificates are checked at, RFC 3339 (default: now).
+    #[arg(long, value_name = "RFC3339")]
+    now: Option<String>,
 }
 
 #[derive(Args)]
@@ -117,18 +131,50 @@ struct MigrateArgs {
     in_place: bool,
 }
 
+/// A problem with what the user gave (a flag, a file's contents), as opposed to the machine:
+/// exits 2, like a configuration that does not validate.
+#[derive(Debug)]
+pub struct InputError(String);
+
+impl InputError {
+    /// An input error with its message.
+    pub fn new(message: impl Into<String>) -> InputError {
+        InputError(message.into())
+    }
+}
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InputError {}
+
 fn main() -> ExitCode {
+    // directories this tool creates are never writable by others, whatever the caller's umask
+    let umask = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
+    rustix::process::umask(umask | rustix::fs::Mode::from_raw_mode(0o022));
+
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Prepare(a) => prepare::prepare(&a.render, a.out, a.seed_file, a.now),
-        Command::Validate(a) => prepare::validate(&a.render),
+        Command::Validate(a) => prepare::validate(&a.render, a.now),
         Command::Gencert(a) => {
             prepare::gencert(&a.path, a.days, &a.root, a.seed_file, a.force, a.now)
         }
+        Command::Up(a) => engine::up(&a),
+        Command::Plan(a) => engine::plan(&a),
+        Command::Status(a) => engine::status(&a),
+        Command::Down(a) => engine::down(&a),
         Command::Migrate(a) => migrate::run(&a.config, a.to.as_deref(), a.out, a.in_place),
     };
     match result {
         Ok(code) => code,
+        Err(e) if e.downcast_ref::<InputError>().is_some() => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(1)

@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use harbor_prep::Release;
 use harbor_prep::migrate::{migrate, unified_diff};
 
@@ -35,8 +35,7 @@ pub fn run(
             }
         },
     };
-    let old = fs::read_to_string(config)
-        .with_context(|| format!("cannot read the configuration {}", config.display()))?;
+    let old = crate::prepare::read_config(config)?;
     let name = config.display().to_string();
 
     // refuse before any work: writing over the input must be asked for

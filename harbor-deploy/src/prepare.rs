@@ -31,6 +31,36 @@ struct Source {
     marks: bool,
 }
 
+/// The largest configuration file read; harbor.yml files are a few kilobytes.
+const CONFIG_LIMIT: u64 = 16 << 20;
+
+/// Reads a configuration file: text, and not larger than [`CONFIG_LIMIT`].
+pub fn read_config(path: &Path) -> Result<String> {
+    use std::io::Read;
+
+    let mut bytes = Vec::new();
+    fs::File::open(path)
+        .and_then(|f| f.take(CONFIG_LIMIT + 1).read_to_end(&mut bytes))
+        .with_context(|| format!("cannot read the configuration {}", path.display()))?;
+    if bytes.len() as u64 > CONFIG_LIMIT {
+        return Err(crate::InputError::new(format!(
+            "{} is larger than {} MiB; that is no harbor.yml",
+            path.display(),
+            CONFIG_LIMIT >> 20
+        ))
+        .into());
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..at].iter().filter(|b| **b == b'\n').count() + 1;
+        crate::InputError::new(format!(
+            "{}:{line}: the file is not UTF-8 text (byte {at}); save it as UTF-8",
+            path.display()
+        ))
+        .into()
+    })
+}
+
 /// Whether `path` names a legacy harbor.cfg.
 pub fn is_legacy_cfg(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "cfg")
@@ -59,8 +89,7 @@ pub fn convert_cfg(path: &Path, text: &str) -> std::result::Result<String, ExitC
 fn source(args: &RenderArgs) -> Result<std::result::Result<Source, ExitCode>> {
     let (name, dir, text, mut marks) = match &args.config {
         Some(path) => {
-            let text = fs::read_to_string(path)
-                .with_context(|| format!("cannot read the configuration {}", path.display()))?;
+            let text = read_config(path)?;
             let dir = path
                 .parent()
                 .filter(|p| !p.as_os_str().is_empty())
@@ -170,19 +199,32 @@ pub fn print_issues(name: &str, issues: &[Issue]) {
     eprintln!("{} problem(s) found; nothing was written", issues.len());
 }
 
+/// The latest `--now` that leaves room for ten years of certificate validity before 9999.
+const NOW_MAX: i64 = 253_086_681_599;
+
 /// Parses the time argument, or takes the clock.
 fn now(arg: Option<String>) -> Result<i64> {
-    match arg {
-        Some(text) => {
-            let t =
-                time::OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
-                    .with_context(|| {
-                        format!("`{text}` is not an RFC 3339 time such as 2026-01-31T12:00:00Z")
-                    })?;
-            Ok(t.unix_timestamp())
+    let Some(text) = arg else {
+        return Ok(time::OffsetDateTime::now_utc().unix_timestamp());
+    };
+
+    let format = &time::format_description::well_known::Rfc3339;
+    let t = match time::OffsetDateTime::parse(&text, format) {
+        Ok(t) => t.unix_timestamp(),
+        Err(e) => {
+            return Err(crate::InputError::new(format!(
+                "--now `{text}` is not an RFC 3339 time such as 2026-01-31T12:00:00Z ({e})"
+            ))
+            .into());
         }
-        None => Ok(time::OffsetDateTime::now_utc().unix_timestamp()),
+    };
+    if !(0..=NOW_MAX).contains(&t) {
+        return Err(crate::InputError::new(format!(
+            "--now `{text}` is out of range; certificates need a time from 1970 to 9989"
+        ))
+        .into());
     }
+    Ok(t)
 }
 
 /// Reads the configuration and its host files and applies every rule; on any problem prints
@@ -225,7 +267,7 @@ fn report(source: &Source, issues: Vec<Issue>) {
 }
 
 /// `harbor-deploy validate`.
-pub fn validate(args: &RenderArgs) -> Result<ExitCode> {
+pub fn validate(args: &RenderArgs, now_arg: Option<String>) -> Result<ExitCode> {
     let source = match source(args)? {
         Ok(s) => s,
         Err(code) => return Ok(code),
@@ -233,7 +275,7 @@ pub fn validate(args: &RenderArgs) -> Result<ExitCode> {
     let release = release(args)?;
     let root = HostRoot::new(&args.root);
 
-    if let Err(code) = checked(&source, &root, args.with_trivy, now(None)?, release) {
+    if let Err(code) = checked(&source, &root, args.with_trivy, now(now_arg)?, release) {
         return Ok(code);
     }
     println!("{}: valid for harbor {}", source.name, release.tag);
@@ -247,9 +289,31 @@ pub fn prepare(
     seed_file: Option<PathBuf>,
     now_arg: Option<String>,
 ) -> Result<ExitCode> {
+    Ok(match render_and_write(args, out, seed_file, now_arg)? {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(code) => code,
+    })
+}
+
+/// Where `render_and_write` put a bundle.
+pub struct Written {
+    /// The installer directory (docker-compose.yml, common/config).
+    pub out: PathBuf,
+    /// The data volume on the host.
+    pub data: PathBuf,
+}
+
+/// Renders and writes a bundle as `prepare` does; on invalid input prints every problem and
+/// returns the exit code.
+pub fn render_and_write(
+    args: &RenderArgs,
+    out: Option<PathBuf>,
+    seed_file: Option<PathBuf>,
+    now_arg: Option<String>,
+) -> Result<std::result::Result<Written, ExitCode>> {
     let source = match source(args)? {
         Ok(s) => s,
-        Err(code) => return Ok(code),
+        Err(code) => return Ok(Err(code)),
     };
     let release = release(args)?;
     let root = HostRoot::new(&args.root);
@@ -258,7 +322,7 @@ pub fn prepare(
 
     let (config, files) = match checked(&source, &root, args.with_trivy, now, release) {
         Ok(ok) => ok,
-        Err(code) => return Ok(code),
+        Err(code) => return Ok(Err(code)),
     };
     let data = disk::data_dir(&config, &root);
     let state = disk::read_state(&data, &out)?;
@@ -277,7 +341,7 @@ pub fn prepare(
         Ok(b) => b,
         Err(issues) => {
             report(&source, issues.0);
-            return Ok(ExitCode::from(EXIT_INVALID));
+            return Ok(Err(ExitCode::from(EXIT_INVALID)));
         }
     };
 
@@ -309,7 +373,7 @@ pub fn prepare(
         out.display(),
         data.display()
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(Ok(Written { out, data }))
 }
 
 /// The data volume's seed, or the given one for a first run, or fresh randomness.
@@ -341,6 +405,25 @@ fn fresh_seed() -> Result<[u8; 32]> {
     Ok(seed)
 }
 
+/// Where gencert writes: an absolute `-p` below `--root`, a relative one below the current
+/// directory; never outside either through `..`.
+fn gencert_target(dir: &Path, root: &HostRoot) -> Result<PathBuf> {
+    use std::path::Component;
+
+    if dir.components().any(|c| c == Component::ParentDir) {
+        return Err(crate::InputError::new(format!(
+            "-p {} holds `..`; give the directory without it",
+            dir.display()
+        ))
+        .into());
+    }
+    if dir.is_absolute() {
+        Ok(root.join(&dir.to_string_lossy()))
+    } else {
+        Ok(dir.to_path_buf())
+    }
+}
+
 /// `harbor-deploy gencert`.
 pub fn gencert(
     dir: &Path,
@@ -351,7 +434,7 @@ pub fn gencert(
     now_arg: Option<String>,
 ) -> Result<ExitCode> {
     let root = HostRoot::new(root);
-    let target = root.join(&dir.to_string_lossy());
+    let target = gencert_target(dir, &root)?;
     let now = now(now_arg)?;
 
     let seed = match seed_file {
@@ -387,7 +470,7 @@ pub fn gencert(
         disk::write_atomic(&target.join(&file.name), &file.contents, file.mode)?;
     }
     println!(
-        "wrote the internal TLS CA and {} file(s) to {}, valid {days} days",
+        "wrote the internal TLS CA and {} file(s) to {}, valid {days} day(s)",
         files.len(),
         target.display()
     );

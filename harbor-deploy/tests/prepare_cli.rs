@@ -575,3 +575,102 @@ fn migrate_prints_a_diff_keeps_comments_and_never_overwrites_unasked() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(fs::read_to_string(&input).unwrap(), old);
 }
+
+#[test]
+fn leftovers_of_a_killed_run_are_removed() {
+    let s = Scratch::new();
+    s.config(&default_yml());
+    assert!(s.prepare(&[]).status.success());
+    let stale = [
+        s.out.join("common/config/core/.env.harbor-prep-1234"),
+        s.out.join(".docker-compose.yml.harbor-prep-tmp"),
+        s.data().join("secret/keys/.secretkey.harbor-prep-99"),
+    ];
+    for path in &stale {
+        fs::write(path, "half a secret").unwrap();
+    }
+
+    assert!(s.prepare(&[]).status.success());
+    for path in &stale {
+        assert!(!path.exists(), "{} survived", path.display());
+    }
+}
+
+#[test]
+fn a_write_that_cannot_finish_changes_no_file() {
+    let s = Scratch::new();
+    s.config(&default_yml());
+    assert!(s.prepare(&[]).status.success());
+    let env_before = fs::read(s.out.join("common/config/core/env")).unwrap();
+
+    // the compose file cannot be written where a directory stands
+    fs::remove_file(s.out.join("docker-compose.yml")).unwrap();
+    fs::create_dir(s.out.join("docker-compose.yml")).unwrap();
+    s.config(&default_yml().replace("password: root123", "password: changed-pw"));
+    let o = s.prepare(&[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("docker-compose.yml is a directory"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        fs::read(s.out.join("common/config/core/env")).unwrap(),
+        env_before
+    );
+    let leftovers: Vec<_> = snapshot(&s.out)
+        .into_iter()
+        .filter(|(p, _)| p.to_string_lossy().contains(".harbor-prep-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn bad_flags_and_unreadable_input_exit_2_with_a_reason() {
+    let s = Scratch::new();
+    s.config(&default_yml());
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--now", "2026-13-01T00:00:00Z"],
+            "--now `2026-13-01T00:00:00Z` is not an RFC 3339 time",
+        ),
+        (vec!["--now", "1969-12-31T23:59:59Z"], "out of range"),
+        (vec!["--seed-file", "/dev/zero"], "holds more than 32 bytes"),
+    ];
+    for (args, wanted) in cases {
+        let o = s.prepare(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains(wanted), "{args:?}: {err}");
+        assert!(err.matches("month must be").count() <= 1, "{err}");
+    }
+
+    fs::write(s.out.join("harbor.yml"), b"hostname: \xff\n").unwrap();
+    let o = s.prepare(&[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("harbor.yml:1: the file is not UTF-8 text"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn gencert_paths_stay_where_they_are_meant_to() {
+    let s = Scratch::new();
+    let root = s.root.to_str().unwrap();
+    let o = s.run(&["gencert", "-p", "/../escaped", "--root", root]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("holds `..`"));
+    assert!(!s.root.parent().unwrap().join("escaped").exists());
+
+    // a relative directory is the current directory's, not the root's
+    let o = Command::new(env!("CARGO_BIN_EXE_harbor-deploy"))
+        .args(["gencert", "-p", "tls-here", "--root", root])
+        .current_dir(&s.out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(s.out.join("tls-here/harbor_internal_ca.crt").is_file());
+    assert!(!s.root.join("tls-here").exists());
+}
