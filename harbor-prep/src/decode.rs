@@ -19,6 +19,63 @@ impl Decoder {
             .push(Issue::new(path, mark, code, message));
     }
 
+    /// Reports every scalar under `node` that holds a NUL character, once per path: no env
+    /// file, config file or process environment can carry one, so it is refused while reading
+    /// rather than when a file is written.
+    pub(crate) fn refuse_nul(&self, path: &str, node: &Node) {
+        match &node.kind {
+            Kind::Scalar(text, _) if text.contains('\0') => {
+                let seen = self
+                    .issues
+                    .borrow()
+                    .iter()
+                    .any(|i| i.code == Code::Encoding && i.path == path);
+                if !seen {
+                    let shown = if path.is_empty() {
+                        "the document"
+                    } else {
+                        path
+                    };
+                    self.report(
+                        path,
+                        Some(node.mark),
+                        Code::Encoding,
+                        format!(
+                            "`{shown}` contains a NUL character, which no file or environment \
+                             can carry"
+                        ),
+                    );
+                }
+            }
+            Kind::Scalar(..) => {}
+            Kind::Seq(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    self.refuse_nul(&format!("{path}[{i}]"), item);
+                }
+            }
+            Kind::Map(entries) => {
+                for (key, value) in entries {
+                    if key.name.contains('\0') {
+                        self.refuse_nul(
+                            path,
+                            &Node {
+                                mark: key.mark,
+                                kind: Kind::Scalar(key.name.clone(), Style::Quoted),
+                            },
+                        );
+                        continue;
+                    }
+                    let child = if path.is_empty() {
+                        key.name.clone()
+                    } else {
+                        format!("{path}.{}", key.name)
+                    };
+                    self.refuse_nul(&child, value);
+                }
+            }
+        }
+    }
+
     pub(crate) fn into_issues(self) -> Vec<Issue> {
         self.issues.into_inner()
     }
@@ -78,10 +135,12 @@ impl<'n> Map<'n> {
         self.decoder
     }
 
-    /// Marks `key` as known and returns its node.
+    /// Marks `key` as known and returns its node; NUL characters in it are reported here.
     pub(crate) fn node(&self, key: &'static str) -> Option<&'n Node> {
         self.used.borrow_mut().push(key);
-        self.node.get(key)
+        let node = self.node.get(key)?;
+        self.decoder.refuse_nul(&self.path_of(key), node);
+        Some(node)
     }
 
     /// Where `key` is written, or the mapping itself when it is absent.

@@ -89,6 +89,22 @@ pub const INTERNAL_TLS_FILES: [&str; 13] = [
     "portal.key",
 ];
 
+/// The internal CA's certificate, which signed every component's certificate.
+pub const INTERNAL_TLS_CA: &str = "harbor_internal_ca.crt";
+
+/// Each internal-TLS component's file stem and the DNS name its certificate must carry, as
+/// `prepare gencert` writes them: the other components reach it by that name.
+pub const INTERNAL_TLS_NAMES: [(&str, &str); 8] = [
+    ("proxy", "proxy"),
+    ("portal", "portal"),
+    ("core", "core"),
+    ("job_service", "jobservice"),
+    ("registry", "registry"),
+    ("registryctl", "registryctl"),
+    ("trivy_adapter", "trivy-adapter"),
+    ("harbor_db", "harbor_db"),
+];
+
 /// Extra internal-TLS files with Trivy.
 pub const INTERNAL_TLS_TRIVY_FILES: [&str; 2] = ["trivy_adapter.crt", "trivy_adapter.key"];
 

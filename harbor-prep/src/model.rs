@@ -535,7 +535,7 @@ fn read(top: &Map<'_>) -> Config {
         enabled.then_some(tls)
     });
 
-    let external_url = top.opt_str("external_url");
+    let external_url = top.opt_str("external_url").map(|url| lower_scheme(&url));
     let harbor_admin_password = Secret(top.req_str("harbor_admin_password"));
 
     let database = read_database(top);
@@ -655,10 +655,10 @@ fn read_database(top: &Map<'_>) -> Database {
             .map_or(0, |m| m.int_or("max_open_conns", 0, i64::MIN, i64::MAX)),
         conn_max_lifetime: m
             .as_ref()
-            .map_or("5m".into(), |m| m.str_or("conn_max_lifetime", "5m")),
+            .map_or("5m".into(), |m| duration(m, "conn_max_lifetime", "5m")),
         conn_max_idle_time: m
             .as_ref()
-            .map_or("0".into(), |m| m.str_or("conn_max_idle_time", "0")),
+            .map_or("0".into(), |m| duration(m, "conn_max_idle_time", "0")),
     };
     if let Some(m) = m {
         m.finish();
@@ -939,8 +939,8 @@ fn read_external_database(top: &Map<'_>) -> Option<ExternalDatabase> {
         ssl_mode: m.req_str("ssl_mode"),
         max_idle_conns: m.int_or("max_idle_conns", 2, i64::MIN, i64::MAX),
         max_open_conns: m.int_or("max_open_conns", 0, i64::MIN, i64::MAX),
-        conn_max_lifetime: m.str_or("conn_max_lifetime", "5m"),
-        conn_max_idle_time: m.str_or("conn_max_idle_time", "0"),
+        conn_max_lifetime: duration(&m, "conn_max_lifetime", "5m"),
+        conn_max_idle_time: duration(&m, "conn_max_idle_time", "0"),
     };
     const SSL_MODES: [&str; 6] = [
         "disable",
@@ -1040,6 +1040,22 @@ fn read_proxy(top: &Map<'_>) -> Proxy {
             .collect(),
         components: m.str_list("components").unwrap_or_default(),
     };
+    for (key, url) in [
+        ("http_proxy", &proxy.http_proxy),
+        ("https_proxy", &proxy.https_proxy),
+    ] {
+        if !url.is_empty() && !is_proxy_url(url) {
+            // the value is not repeated: proxy urls often carry a password
+            m.report(
+                key,
+                Code::InvalidValue,
+                format!(
+                    "`proxy.{key}` must be empty or an absolute url starting with http:// or \
+                     https://, like http://proxy.example.com:3128"
+                ),
+            );
+        }
+    }
     for (i, c) in proxy.components.iter().enumerate() {
         if !["core", "jobservice", "trivy"].contains(&c.as_str()) {
             m.decoder().report(
@@ -1052,6 +1068,94 @@ fn read_proxy(top: &Map<'_>) -> Proxy {
     }
     m.finish();
     proxy
+}
+
+/// Whether `url` is `http://` or `https://` (any case) followed by a host.
+fn is_proxy_url(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    let Some(rest) = ["http://", "https://"]
+        .into_iter()
+        .find(|s| lower.starts_with(s))
+        .map(|s| &url[s.len()..])
+    else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit('@').next().unwrap_or("");
+    !host.is_empty() && !host.starts_with(':') && !url.chars().any(char::is_whitespace)
+}
+
+/// `url` with its scheme in lower case, so that `HTTPS://` reaches every component as
+/// `https://`.
+fn lower_scheme(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) if scheme.is_ascii() => {
+            format!("{}://{rest}", scheme.to_ascii_lowercase())
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// A Go duration (`5m`, `1h30m`, `0`), as Harbor's components parse it; anything else is
+/// reported and the default used.
+fn duration(m: &Map<'_>, key: &'static str, default: &str) -> String {
+    let value = m.str_or(key, default);
+    if is_go_duration(&value) {
+        return value;
+    }
+    m.report(
+        key,
+        Code::InvalidValue,
+        format!(
+            "`{value}` is not a duration; write numbers with units (ns, us, ms, s, m, h), like \
+             5m, 1h30m or 300ms, or 0 for no limit"
+        ),
+    );
+    default.to_string()
+}
+
+/// Whether Go's `time.ParseDuration` accepts `s`: an optional sign, then one or more numbers
+/// (with an optional fraction) each followed by a unit, or a bare `0`.
+fn is_go_duration(s: &str) -> bool {
+    let s = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if s == "0" {
+        return true;
+    }
+    if s.is_empty() {
+        return false;
+    }
+
+    let mut rest = s;
+    let mut nanos = 0f64;
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|ch: char| !ch.is_ascii_digit() && ch != '.')
+            .unwrap_or(rest.len());
+        let (number, after) = rest.split_at(number_len);
+        let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+        if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') {
+            return false;
+        }
+        let unit_len = after
+            .find(|ch: char| ch.is_ascii_digit() || ch == '.')
+            .unwrap_or(after.len());
+        let (unit, next) = after.split_at(unit_len);
+        let scale = match unit {
+            "ns" => 1e0,
+            "us" | "\u{b5}s" | "\u{3bc}s" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return false,
+        };
+        let value: f64 = format!("0{whole}.{fraction}0")
+            .parse()
+            .unwrap_or(f64::INFINITY);
+        nanos += value * scale;
+        rest = next;
+    }
+    nanos <= i64::MAX as f64
 }
 
 fn read_metric(top: &Map<'_>, marks: &mut Vec<(String, Mark)>) -> Metric {

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::issue::{Code, Issue};
 use crate::model::Secret;
+use crate::pki::{self, CertProblem};
 
 /// The names of the persisted artefacts.
 pub mod keys {
@@ -94,9 +95,11 @@ impl State {
                 "BEGIN CERTIFICATE-----",
             ),
         ];
+        let mut pems_ok = true;
         for (name, path, marker) in pem_checks {
             if let Some(pem) = self.get(name) {
                 if !pem.expose().contains(marker) {
+                    pems_ok = false;
                     issues.push(Issue::new(
                         path,
                         None,
@@ -104,6 +107,27 @@ impl State {
                         format!("the existing `{path}` is not a PEM file; restore it or remove it to create a new one"),
                     ));
                 }
+            }
+        }
+
+        // the registry checks core's tokens with root.crt, so it must hold the key's public half
+        if let (true, Some(key), Some(cert)) = (
+            pems_ok,
+            self.get(keys::TOKEN_KEY),
+            self.get(keys::TOKEN_CERT),
+        ) {
+            let problems =
+                pki::check_server_cert(cert.expose().as_bytes(), key.expose().as_bytes(), "", 0);
+            if problems.contains(&CertProblem::KeyMismatch) {
+                issues.push(Issue::new(
+                    "secret/registry/root.crt",
+                    None,
+                    Code::Certificate,
+                    "the existing `secret/registry/root.crt` was not made for \
+                     `secret/core/private_key.pem`, so the registry would refuse every token \
+                     core signs; remove root.crt and a new one is made for the key"
+                        .into(),
+                ));
             }
         }
         issues

@@ -5,9 +5,9 @@
 //! hostnames with a scheme or port, URLs with a path, colliding ports, relative host paths,
 //! files that are missing or do not match.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::host::HostFiles;
+use crate::host::{HostFiles, INTERNAL_TLS_CA, INTERNAL_TLS_NAMES, join};
 use crate::issue::{Code, Issue};
 use crate::model::Config;
 use crate::pki::{self, CertProblem};
@@ -59,6 +59,7 @@ pub fn check(config: &Config, ctx: Context<'_>) -> Vec<Issue> {
     log(&mut c);
     paths(&mut c);
     host_files(&mut c, ctx);
+    internal_tls(&mut c, ctx);
     storage(&mut c);
     services(&mut c);
 
@@ -88,46 +89,90 @@ fn hostname(c: &mut Checker<'_>) {
                 "`{host}` is the template's placeholder; set the name clients use to reach Harbor"
             ),
         );
-    } else if host == "127.0.0.1" {
-        c.add(
-            "hostname",
-            Code::InvalidValue,
-            "127.0.0.1 cannot be the hostname: clients and the token service would reach \
-             themselves; use a name or address other hosts can reach"
-                .into(),
-        );
-    } else if let Some((scheme, _)) = host.split_once("://") {
-        c.add(
-            "hostname",
-            Code::InvalidValue,
+        return;
+    }
+
+    let problem = if let Some((scheme, _)) = host.split_once("://") {
+        Some(format!(
+            "hostname must be a bare name, without `{scheme}://`; to publish a full url use \
+             `external_url`"
+        ))
+    } else if let Some(problem) = ip_form_problem(host) {
+        Some(problem)
+    } else if let Ok(ip) = host.parse::<IpAddr>() {
+        is_loopback(ip).then(|| {
             format!(
-                "hostname must be a bare name, without `{scheme}://`; to publish a full url use \
-                 `external_url`"
-            ),
-        );
-    } else if host.parse::<IpAddr>().is_err() {
-        if host.contains(':') {
-            c.add(
-                "hostname",
-                Code::InvalidValue,
-                "hostname must be a bare name without a port; set the port in `http.port` or \
-                 `https.port`, or publish a full url with `external_url`"
-                    .into(),
-            );
-        } else if let Some(bad) = dns_problem(host) {
-            c.add("hostname", Code::InvalidValue, bad);
+                "{host} is a loopback address and cannot be the hostname: clients and the token \
+                 service would reach themselves; use a name or address other hosts can reach"
+            )
+        })
+    } else if host.matches(':').count() > 1 {
+        Some(format!("`{host}` is not a valid IPv6 address"))
+    } else if host.contains(':') {
+        Some(
+            "hostname must be a bare name without a port; set the port in `http.port` or \
+             `https.port`, or publish a full url with `external_url`"
+                .into(),
+        )
+    } else {
+        dns_problem(host)
+    };
+    if let Some(problem) = problem {
+        c.add("hostname", Code::InvalidValue, problem);
+    }
+}
+
+/// Whether `ip` is a loopback address, an IPv4-mapped one included.
+fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
         }
     }
 }
 
+/// Why `host` is an IP address in a form a bare host field cannot take: in brackets, or with
+/// an IPv6 zone.
+fn ip_form_problem(host: &str) -> Option<String> {
+    if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return Some(format!(
+            "write the IPv6 address without brackets: `{inner}`; brackets belong in urls only"
+        ));
+    }
+    if let Some((addr, zone)) = host.split_once('%') {
+        if addr.parse::<Ipv6Addr>().is_ok() {
+            return Some(format!(
+                "`{host}` has an IPv6 zone (`%{zone}`), which names a network interface of one \
+                 machine only; use a global address or a DNS name"
+            ));
+        }
+    }
+    None
+}
+
 /// Why `host` is not a DNS name, if it is not.
 fn dns_problem(host: &str) -> Option<String> {
-    if host.len() > 253 {
-        return Some("hostname is longer than 253 characters".into());
+    if !host.is_ascii() {
+        return Some(format!(
+            "`{host}` holds characters outside ASCII; write an internationalized name in its \
+             punycode form (`xn--...`)"
+        ));
     }
-    for label in host.trim_end_matches('.').split('.') {
+    if host.len() > 253 {
+        return Some(format!("`{host}` is longer than 253 characters"));
+    }
+
+    let labels: Vec<&str> = host.strip_suffix('.').unwrap_or(host).split('.').collect();
+    for label in &labels {
+        if label.len() > 63 {
+            return Some(format!(
+                "`{host}` has a label of {} characters; each dot-separated part of a DNS name \
+                 holds at most 63",
+                label.len()
+            ));
+        }
         let ok = !label.is_empty()
-            && label.len() <= 63
             && !label.starts_with('-')
             && !label.ends_with('-')
             && label
@@ -140,6 +185,19 @@ fn dns_problem(host: &str) -> Option<String> {
             ));
         }
     }
+
+    // a numeric last label makes url parsers read the whole name as an IPv4 address
+    let last = labels.last().copied().unwrap_or("");
+    let hex = last
+        .strip_prefix("0x")
+        .or_else(|| last.strip_prefix("0X"))
+        .is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit()));
+    if hex || last.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(format!(
+            "`{host}` looks like an IP address but is not one; write four numbers from 0 to 255 \
+             (like 192.0.2.10) or a DNS name"
+        ));
+    }
     None
 }
 
@@ -148,35 +206,99 @@ fn external_url(c: &mut Checker<'_>) {
         return;
     };
 
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
-    let Some(rest) = rest else {
+    // a url with credentials is never repeated back
+    let shown = if url.contains('@') {
+        "the url".to_string()
+    } else {
+        format!("`{url}`")
+    };
+    let lower = url.to_ascii_lowercase();
+    let scheme = ["https://", "http://"]
+        .into_iter()
+        .find(|s| lower.starts_with(s));
+    let Some(scheme) = scheme else {
         c.add(
             "external_url",
             Code::InvalidValue,
-            format!("`{url}` must be an absolute url starting with http:// or https://"),
+            format!("{shown} must be an absolute url starting with http:// or https://"),
         );
         return;
     };
-    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-    if authority.is_empty() || authority.contains(['@', ' ', '?', '#']) {
+    let rest = &url[scheme.len()..];
+    let (authority, tail) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+
+    if authority.contains('@') {
         c.add(
             "external_url",
             Code::InvalidValue,
-            format!("`{url}` has no valid host part"),
+            "external_url must not hold a user name or password (`user:password@`): Harbor \
+             publishes this url to every client; remove them"
+                .into(),
         );
+        return;
     }
-    if !path.is_empty() || rest.contains(['?', '#']) {
+    if !tail.is_empty() && tail != "/" {
         c.add(
             "external_url",
             Code::InvalidValue,
             format!(
-                "`{url}` must not have a path, query or fragment: Harbor is served at the root \
+                "{shown} must not have a path, query or fragment: Harbor is served at the root \
                  of its url"
             ),
         );
     }
+    if let Some(problem) = authority_problem(authority) {
+        c.add("external_url", Code::InvalidValue, problem);
+    }
+}
+
+/// Why the `host[:port]` of a url is not usable, if it is not.
+fn authority_problem(authority: &str) -> Option<String> {
+    if authority.is_empty() {
+        return Some("the url has no host".into());
+    }
+
+    let (host_problem, port) = if let Some(after) = authority.strip_prefix('[') {
+        let Some((inner, rest)) = after.split_once(']') else {
+            return Some(format!("`{authority}` opens `[` but never closes it"));
+        };
+        let problem = inner
+            .parse::<Ipv6Addr>()
+            .is_err()
+            .then(|| format!("`[{inner}]` is not a valid IPv6 address"));
+        match rest.strip_prefix(':') {
+            Some(port) => (problem, Some(port)),
+            None if rest.is_empty() => (problem, None),
+            None => return Some(format!("`{authority}` has `{rest}` after the IPv6 address")),
+        }
+    } else if authority.matches(':').count() > 1 {
+        return Some(format!(
+            "`{authority}` looks like an IPv6 address; in a url it must be in brackets, like \
+             https://[2001:db8::1]:8443"
+        ));
+    } else {
+        let (host, port) = match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        };
+        let problem = if host.is_empty() {
+            Some("the url has no host".into())
+        } else if host.parse::<Ipv4Addr>().is_ok() {
+            None
+        } else {
+            dns_problem(host)
+        };
+        (problem, port)
+    };
+    if host_problem.is_some() {
+        return host_problem;
+    }
+
+    let port = port?;
+    let valid = !port.is_empty()
+        && port.bytes().all(|b| b.is_ascii_digit())
+        && port.parse::<u32>().is_ok_and(|p| (1..=65535).contains(&p));
+    (!valid).then(|| format!("port `{port}` in the url is not a port number from 1 to 65535"))
 }
 
 fn ports(c: &mut Checker<'_>) {
@@ -329,6 +451,105 @@ fn https(c: &mut Checker<'_>, ctx: Context<'_>) {
         };
         c.add(path, Code::Certificate, message);
     }
+
+    // go clients (docker among them) match names against subjectAltName only since go 1.15
+    if let Ok(info) = pki::cert_info(&cert.contents) {
+        if !info.extensions.iter().any(|e| e.oid == SUBJECT_ALT_NAME) {
+            c.add(
+                "https.certificate",
+                Code::Certificate,
+                format!(
+                    "the certificate names its host only in the common name and has no \
+                     subjectAltName; docker and other go clients ignore the common name since \
+                     go 1.15, so reissue it with a subjectAltName for `{names}`"
+                ),
+            );
+        }
+    }
+}
+
+/// The subjectAltName extension (RFC 5280).
+const SUBJECT_ALT_NAME: &str = "2.5.29.17";
+
+/// The component pairs of the internal-TLS directory: each key must match its certificate,
+/// each certificate must name its component, be valid now and be issued by the directory's CA.
+fn internal_tls(c: &mut Checker<'_>, ctx: Context<'_>) {
+    let Some(tls) = c.config.internal_tls.clone() else {
+        return;
+    };
+    if !tls.dir.starts_with('/') {
+        return;
+    }
+    let needed = c.config.internal_tls_files(ctx.with_trivy);
+
+    let ca_subject = match ctx.files.get(&join(&tls.dir, INTERNAL_TLS_CA)) {
+        Ok(file) => match pki::cert_info(&file.contents) {
+            Ok(info) => Some(info.subject_der),
+            Err(e) => {
+                c.add(
+                    "internal_tls.dir",
+                    Code::Certificate,
+                    format!("`{INTERNAL_TLS_CA}` is not a usable certificate: {e}"),
+                );
+                None
+            }
+        },
+        Err(_) => None,
+    };
+
+    for (stem, server) in INTERNAL_TLS_NAMES {
+        let (crt, key) = (format!("{stem}.crt"), format!("{stem}.key"));
+        if !needed.contains(&crt.as_str()) {
+            continue;
+        }
+        let cert = ctx.files.get(&join(&tls.dir, &crt));
+        let key_file = ctx.files.get(&join(&tls.dir, &key));
+        let (Ok(cert), Ok(key_file)) = (cert, key_file) else {
+            continue;
+        };
+
+        for problem in pki::check_server_cert(&cert.contents, &key_file.contents, server, ctx.now) {
+            let message = match problem {
+                CertProblem::Unreadable(why) => format!("`{crt}` is not a PEM certificate: {why}"),
+                CertProblem::KeyUnreadable(why) => {
+                    format!("`{key}` is not a PEM private key: {why}")
+                }
+                CertProblem::KeyMismatch => format!("`{key}` does not belong to `{crt}`"),
+                CertProblem::HostnameNotCovered { names, .. } => format!(
+                    "`{crt}` must name `{server}`, the name the other components reach it by, \
+                     but it names {}",
+                    if names.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                ),
+                CertProblem::Expired { not_after } => {
+                    format!("`{crt}` expired at {}", format_time(not_after))
+                }
+                CertProblem::NotYetValid { not_before } => {
+                    format!("`{crt}` is not valid before {}", format_time(not_before))
+                }
+            };
+            c.add("internal_tls.dir", Code::Certificate, message);
+        }
+
+        let issuer = pki::cert_info(&cert.contents).map(|info| info.issuer_der);
+        if let (Some(ca), Ok(issuer)) = (&ca_subject, issuer) {
+            if issuer != *ca {
+                c.add(
+                    "internal_tls.dir",
+                    Code::Certificate,
+                    format!(
+                        "`{crt}` was not issued by `{INTERNAL_TLS_CA}`, so the other components \
+                         would not trust it; sign it with that CA or make a new set with \
+                         `harbor-deploy gencert -p {}`",
+                        tls.dir
+                    ),
+                );
+            }
+        }
+    }
 }
 
 fn log(c: &mut Checker<'_>) {
@@ -344,10 +565,28 @@ fn log(c: &mut Checker<'_>) {
     }
     if let Some(ext) = &log.external {
         let host = ext.host.as_str();
-        if !host.is_empty() && host.parse::<IpAddr>().is_err() {
-            if let Some(problem) = dns_problem(host) {
-                c.add("log.external_endpoint.host", Code::InvalidValue, problem);
-            }
+        let problem = if host.is_empty() {
+            c.add(
+                "log.external_endpoint.host",
+                Code::Missing,
+                "the syslog host is empty; set the name or address of the syslog server".into(),
+            );
+            None
+        } else if let Some(problem) = ip_form_problem(host) {
+            Some(problem)
+        } else if host.parse::<IpAddr>().is_ok() {
+            None
+        } else if host.matches(':').count() > 1 {
+            Some(format!("`{host}` is not a valid IPv6 address"))
+        } else if host.contains(':') {
+            Some(format!(
+                "`{host}` holds a port; no port here, use log.external_endpoint.port"
+            ))
+        } else {
+            dns_problem(host)
+        };
+        if let Some(problem) = problem {
+            c.add("log.external_endpoint.host", Code::InvalidValue, problem);
         }
     }
 }
@@ -376,7 +615,17 @@ fn paths(c: &mut Checker<'_>) {
         if path.is_empty() {
             continue;
         }
-        if !path.starts_with('/') {
+        let root = path.bytes().all(|b| b == b'/');
+        if root && (key == "data_volume" || key == "log.local.location") {
+            c.add(
+                key,
+                Code::InvalidValue,
+                "`/` cannot be used here: the containers would mount the whole host filesystem \
+                 and relabel it for SELinux (`:z`); choose a directory of its own, such as /data \
+                 or /var/log/harbor"
+                    .into(),
+            );
+        } else if !path.starts_with('/') {
             c.add(
                 key,
                 Code::InvalidValue,
@@ -462,7 +711,16 @@ fn storage(c: &mut Checker<'_>) {
         .get("rootdirectory")
         .and_then(|v| v.as_text())
     {
-        if root != "/storage" && !root.starts_with("/storage/") {
+        if root.split('/').any(|s| s == "..") {
+            c.add(
+                "storage_service.filesystem.rootdirectory",
+                Code::InvalidValue,
+                format!(
+                    "rootdirectory `{root}` has a `..` segment, which leaves the /storage mount \
+                     the registry keeps its blobs in; write the directory without `..`"
+                ),
+            );
+        } else if root != "/storage" && !root.starts_with("/storage/") {
             c.add(
                 "storage_service.filesystem",
                 Code::InvalidValue,

@@ -5,9 +5,10 @@
 //! Scalars keep their source text and style; the decoder resolves them against the type the key
 //! needs, which is how `harbor_admin_password: 0123` stays the string `0123`.
 
+use std::collections::HashMap;
 use std::fmt;
 
-use granit_parser::{Event, Parser, ScalarStyle, Span};
+use granit_parser::{Event, Parser, ScalarStyle, Span, Tag};
 
 /// A place in the input: 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, serde::Serialize)]
@@ -119,7 +120,21 @@ pub fn is_null_text(s: &str) -> bool {
     matches!(s, "" | "~" | "null" | "Null" | "NULL")
 }
 
+/// The most nodes that aliases may add to one document. A handful of aliases in a harbor.yml
+/// stays far below it; aliases of aliases (a "billion laughs" document) reach it within a few
+/// levels and are refused instead of filling the memory.
+pub const MAX_ALIAS_NODES: usize = 10_000;
+
+/// The deepest nesting of lists and mappings a document may have; harbor.yml needs five.
+pub const MAX_DEPTH: usize = 64;
+
 /// Parses one YAML document. An empty input gives an empty mapping.
+///
+/// Aliases are expanded, and merge keys (`<<: *base`, `<<: [*a, *b]`) are resolved as PyYAML
+/// resolves them: keys written in the mapping win over merged ones, and an earlier mapping of a
+/// merge list wins over a later one. Expansion is limited by [`MAX_ALIAS_NODES`] and nesting
+/// by [`MAX_DEPTH`]. A tagged scalar counts as quoted unless its tag is `!!int`, `!!float`,
+/// `!!bool` or `!!null`, which ask for the plain reading.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     let mut builder = Builder::default();
     for event in Parser::new_from_str(text) {
@@ -138,16 +153,44 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
 
 #[derive(Default)]
 struct Builder {
-    /// Open collections; a mapping keeps its pending key.
+    /// Open collections.
     stack: Vec<Open>,
     root: Option<Node>,
     documents: usize,
-    anchors: Vec<(usize, Node)>,
+    anchors: Vec<Anchored>,
+    /// Nodes added by aliases so far.
+    expanded: usize,
+}
+
+/// A node an anchor names, with what an alias to it costs.
+struct Anchored {
+    id: usize,
+    node: Node,
+    size: usize,
+    depth: usize,
 }
 
 enum Open {
-    Seq(Node, usize),
-    Map(Node, Option<Key>, usize),
+    Seq {
+        node: Node,
+        anchor: usize,
+    },
+    Map {
+        node: Node,
+        pending: Option<Pending>,
+        /// The value of this mapping's `<<` key, with the key's place.
+        merge: Option<(Mark, Node)>,
+        /// The keys so far, so that a repeated one is found without a scan.
+        seen: std::collections::HashSet<String>,
+        anchor: usize,
+    },
+}
+
+/// A mapping key waiting for its value.
+enum Pending {
+    Key(Key),
+    /// A plain `<<`: the value is merged into the mapping.
+    Merge(Mark),
 }
 
 impl Builder {
@@ -163,10 +206,12 @@ impl Builder {
                     });
                 }
             }
-            Event::Scalar(text, style, anchor, _) => {
-                let style = match style {
-                    ScalarStyle::Plain => Style::Plain,
-                    _ => Style::Quoted,
+            Event::Scalar(text, style, anchor, tag) => {
+                let style = match tag.as_deref().map(Tag::core_suffix) {
+                    Some(Some("int" | "float" | "bool" | "null")) => Style::Plain,
+                    Some(_) => Style::Quoted,
+                    None if style == ScalarStyle::Plain => Style::Plain,
+                    None => Style::Quoted,
                 };
                 let node = Node {
                     mark,
@@ -174,44 +219,84 @@ impl Builder {
                 };
                 self.add(node, anchor)?;
             }
-            Event::SequenceStart(_, anchor, _) => self.stack.push(Open::Seq(
-                Node {
-                    mark,
-                    kind: Kind::Seq(Vec::new()),
-                },
-                anchor,
-            )),
-            Event::MappingStart(_, anchor, _) => self.stack.push(Open::Map(
-                Node {
-                    mark,
-                    kind: Kind::Map(Vec::new()),
-                },
-                None,
-                anchor,
-            )),
+            Event::SequenceStart(_, anchor, _) => {
+                self.check_depth(mark, 1)?;
+                self.stack.push(Open::Seq {
+                    node: Node {
+                        mark,
+                        kind: Kind::Seq(Vec::new()),
+                    },
+                    anchor,
+                });
+            }
+            Event::MappingStart(_, anchor, _) => {
+                self.check_depth(mark, 1)?;
+                self.stack.push(Open::Map {
+                    node: Node {
+                        mark,
+                        kind: Kind::Map(Vec::new()),
+                    },
+                    pending: None,
+                    merge: None,
+                    seen: std::collections::HashSet::new(),
+                    anchor,
+                });
+            }
             Event::SequenceEnd | Event::MappingEnd => match self.stack.pop() {
-                Some(Open::Seq(node, anchor)) | Some(Open::Map(node, None, anchor)) => {
-                    self.add(node, anchor)?
+                Some(Open::Seq { node, anchor }) => self.add(node, anchor)?,
+                Some(Open::Map {
+                    node,
+                    pending: None,
+                    merge,
+                    anchor,
+                    ..
+                }) => {
+                    let node = match merge {
+                        Some((at, value)) => merged(node, at, value)?,
+                        None => node,
+                    };
+                    self.add(node, anchor)?;
                 }
-                Some(Open::Map(_, Some(key), _)) => {
+                Some(Open::Map {
+                    pending: Some(pending),
+                    ..
+                }) => {
+                    let (mark, name) = match pending {
+                        Pending::Key(key) => (key.mark, key.name),
+                        Pending::Merge(mark) => (mark, "<<".to_string()),
+                    };
                     return Err(SyntaxError {
-                        mark: key.mark,
-                        message: format!("key `{}` has no value", key.name),
+                        mark,
+                        message: format!("key `{name}` has no value"),
                     });
                 }
                 None => {}
             },
             Event::Alias(id) => {
-                let node = self
+                let anchored = self
                     .anchors
                     .iter()
                     .rev()
-                    .find(|(a, _)| *a == id)
-                    .map(|(_, n)| n.clone())
+                    .find(|a| a.id == id)
                     .ok_or_else(|| SyntaxError {
                         mark,
                         message: "alias to an unknown anchor".into(),
                     })?;
+                let (size, depth) = (anchored.size, anchored.depth);
+                if self.expanded + size > MAX_ALIAS_NODES {
+                    return Err(SyntaxError {
+                        mark,
+                        message: format!(
+                            "this alias would make aliases add more than {MAX_ALIAS_NODES} \
+                             nodes to the document; aliases that repeat other aliases grow \
+                             exponentially (a \"billion laughs\" document), so write the \
+                             values out instead"
+                        ),
+                    });
+                }
+                self.check_depth(mark, depth)?;
+                let node = anchored.node.clone();
+                self.expanded += size;
                 self.add(node, 0)?;
             }
             _ => {}
@@ -220,22 +305,48 @@ impl Builder {
         Ok(())
     }
 
+    /// Refuses a node of `depth` levels at the current place when it nests too deep.
+    fn check_depth(&self, mark: Mark, depth: usize) -> Result<(), SyntaxError> {
+        if self.stack.len() + depth > MAX_DEPTH {
+            return Err(SyntaxError {
+                mark,
+                message: format!(
+                    "lists and mappings nest more than {MAX_DEPTH} levels deep here; harbor.yml \
+                     needs far fewer"
+                ),
+            });
+        }
+        Ok(())
+    }
+
     fn add(&mut self, node: Node, anchor: usize) -> Result<(), SyntaxError> {
         if anchor != 0 {
-            self.anchors.push((anchor, node.clone()));
+            let (size, depth) = measure(&node);
+            self.anchors.push(Anchored {
+                id: anchor,
+                node: node.clone(),
+                size,
+                depth,
+            });
         }
 
         match self.stack.last_mut() {
             None => self.root = Some(node),
-            Some(Open::Seq(seq, _)) => {
+            Some(Open::Seq { node: seq, .. }) => {
                 if let Kind::Seq(items) = &mut seq.kind {
                     items.push(node);
                 }
             }
-            Some(Open::Map(map, pending, _)) => match pending.take() {
+            Some(Open::Map {
+                node: map,
+                pending,
+                merge,
+                seen,
+                ..
+            }) => match pending.take() {
                 None => {
-                    let name = match node.kind {
-                        Kind::Scalar(text, _) => text,
+                    let (name, style) = match node.kind {
+                        Kind::Scalar(text, style) => (text, style),
                         _ => {
                             return Err(SyntaxError {
                                 mark: node.mark,
@@ -243,21 +354,32 @@ impl Builder {
                             });
                         }
                     };
-                    let Kind::Map(entries) = &map.kind else {
+                    if !matches!(map.kind, Kind::Map(_)) {
                         return Ok(());
+                    }
+                    let is_merge = name == "<<" && style == Style::Plain;
+                    let twice = if is_merge {
+                        merge.is_some()
+                    } else {
+                        !seen.insert(name.clone())
                     };
-                    if entries.iter().any(|(k, _)| k.name == name) {
+                    if twice {
                         return Err(SyntaxError {
                             mark: node.mark,
                             message: format!("key `{name}` appears twice in the same mapping"),
                         });
                     }
-                    *pending = Some(Key {
-                        name,
-                        mark: node.mark,
+                    *pending = Some(if is_merge {
+                        Pending::Merge(node.mark)
+                    } else {
+                        Pending::Key(Key {
+                            name,
+                            mark: node.mark,
+                        })
                     });
                 }
-                Some(key) => {
+                Some(Pending::Merge(at)) => *merge = Some((at, node)),
+                Some(Pending::Key(key)) => {
                     if let Kind::Map(entries) = &mut map.kind {
                         entries.push((key, node));
                     }
@@ -274,6 +396,76 @@ impl Builder {
             kind: Kind::Map(Vec::new()),
         })
     }
+}
+
+/// How many nodes `node` holds, itself included, and how many levels of collections.
+fn measure(node: &Node) -> (usize, usize) {
+    match &node.kind {
+        Kind::Scalar(..) => (1, 0),
+        Kind::Seq(items) => items.iter().fold((1, 1), |(size, depth), item| {
+            let (s, d) = measure(item);
+            (size + s, depth.max(d + 1))
+        }),
+        Kind::Map(entries) => entries.iter().fold((1, 1), |(size, depth), (_, value)| {
+            let (s, d) = measure(value);
+            (size + 1 + s, depth.max(d + 1))
+        }),
+    }
+}
+
+/// `map` with the mappings of its `<<` key merged in, in PyYAML's order: merged keys first (the
+/// last mapping of a merge list first), each key once, the value written last winning.
+fn merged(map: Node, at: Mark, value: Node) -> Result<Node, SyntaxError> {
+    let not_a_mapping = |node: &Node| SyntaxError {
+        mark: node.mark,
+        message: format!(
+            "the merge key `<<` takes a mapping, an alias to one or a list of them, not {}",
+            node.type_name()
+        ),
+    };
+    let sources = match value.kind {
+        Kind::Map(entries) => vec![entries],
+        Kind::Seq(items) => {
+            let mut sources = Vec::new();
+            for item in items {
+                match item.kind {
+                    Kind::Map(entries) => sources.push(entries),
+                    _ => return Err(not_a_mapping(&item)),
+                }
+            }
+            sources
+        }
+        _ if value.is_null() => {
+            return Err(SyntaxError {
+                mark: at,
+                message: "the merge key `<<` has an empty value; give it a mapping or remove it"
+                    .into(),
+            });
+        }
+        _ => return Err(not_a_mapping(&value)),
+    };
+    let mark = map.mark;
+    let explicit = match map.kind {
+        Kind::Map(entries) => entries,
+        other => return Ok(Node { mark, kind: other }),
+    };
+
+    let mut entries: Vec<(Key, Node)> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (key, node) in sources.into_iter().rev().flatten().chain(explicit) {
+        match index.get(&key.name) {
+            Some(&i) => entries[i] = (key, node),
+            None => {
+                index.insert(key.name.clone(), entries.len());
+                entries.push((key, node));
+            }
+        }
+    }
+
+    Ok(Node {
+        mark,
+        kind: Kind::Map(entries),
+    })
 }
 
 #[cfg(test)]
