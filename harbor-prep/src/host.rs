@@ -93,7 +93,8 @@ pub const INTERNAL_TLS_FILES: [&str; 13] = [
 pub const INTERNAL_TLS_CA: &str = "harbor_internal_ca.crt";
 
 /// Each internal-TLS component's file stem and the DNS name its certificate must carry, as
-/// `prepare gencert` writes them: the other components reach it by that name.
+/// `prepare gencert` writes them (in the order it signs them): the other components reach it
+/// by that name.
 pub const INTERNAL_TLS_NAMES: [(&str, &str); 8] = [
     ("proxy", "proxy"),
     ("portal", "portal"),

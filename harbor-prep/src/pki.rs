@@ -59,19 +59,10 @@ const INTERNAL_CA_SUBJECT: &str = "O=VMware,L=Beijing,ST=Beijing,C=CN";
 
 /// File stem and common name (which is also the one DNS SAN) of each internal-TLS component, in
 /// the order upstream's script signs them; serial numbers count up in this order.
-const COMPONENTS: [(&str, &str); 8] = [
-    ("proxy", "proxy"),
-    ("portal", "portal"),
-    ("core", "core"),
-    ("job_service", "jobservice"),
-    ("registry", "registry"),
-    ("registryctl", "registryctl"),
-    ("trivy_adapter", "trivy-adapter"),
-    ("harbor_db", "harbor_db"),
-];
+const COMPONENTS: [(&str, &str); 8] = crate::host::INTERNAL_TLS_NAMES;
 
 const CA_KEY_FILE: &str = "harbor_internal_ca.key";
-const CA_CERT_FILE: &str = "harbor_internal_ca.crt";
+const CA_CERT_FILE: &str = crate::host::INTERNAL_TLS_CA;
 const CA_SERIAL_FILE: &str = "harbor_internal_ca.srl";
 const EXTFILE: &str = "extfile.cnf";
 
