@@ -38,8 +38,22 @@ pub fn run(
     let old = crate::prepare::read_config(config)?;
     let name = config.display().to_string();
 
-    // refuse before any work: writing over the input must be asked for
+    // --in-place alone means the input is the output
+    let out = match (out, in_place) {
+        (None, true) => Some(config.to_path_buf()),
+        (out, _) => out,
+    };
+
+    // refuse before any work: writing over the input must be asked for, and a harbor.yml
+    // under a .cfg name would be read back as a harbor.cfg
     if let Some(out) = &out {
+        if is_legacy_cfg(out) {
+            eprintln!(
+                "error: {} ends in .cfg, but the result is a harbor.yml; choose a .yml name",
+                out.display()
+            );
+            return Ok(ExitCode::from(EXIT_INVALID));
+        }
         if same_file(config, out) && !in_place {
             eprintln!(
                 "error: {} is the input itself; pass --in-place to replace it, or choose another --out",
@@ -87,7 +101,10 @@ pub fn run(
         .as_ref()
         .map(|o| o.display().to_string())
         .unwrap_or_else(|| format!("{name} (migrated)"));
-    print!("{}", unified_diff(&old, &new, &name, &target));
+    print!(
+        "{}",
+        mask_secrets(&unified_diff(&old, &new, &name, &target))
+    );
 
     // the problems migration cannot fix (placeholders, a hostname to set) are worth a word
     let issues = harbor_prep::check(&new, &harbor_prep::HostFiles::new(), 0, false, release);
@@ -111,6 +128,35 @@ pub fn run(
         eprintln!("wrote {} (schema {})", out.display(), release.schema);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The diff with the values of password, secret and token keys replaced by `***`, so that it
+/// can be shown in a terminal or a CI log; the file written keeps the real values.
+fn mask_secrets(diff: &str) -> String {
+    let mut out = String::with_capacity(diff.len());
+    for line in diff.split_inclusive('\n') {
+        let body = line.get(1..).unwrap_or_default();
+        let key_end = body.find([':', '=']);
+        let secret = key_end.is_some_and(|end| {
+            let key = body[..end].trim().to_ascii_lowercase();
+            !key.starts_with('#')
+                && ["password", "secret", "token", "passwd"]
+                    .iter()
+                    .any(|w| key.contains(w))
+        });
+        match key_end {
+            Some(end) if secret && !line.starts_with("@@") => {
+                let keep = 1 + end + 1;
+                out.push_str(&line[..keep]);
+                out.push_str(" ***");
+                if line.ends_with('\n') {
+                    out.push('\n');
+                }
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {

@@ -123,9 +123,35 @@ fn source(args: &RenderArgs) -> Result<std::result::Result<Source, ExitCode>> {
     let mut overlay = None;
     let mut text = text;
     if args.env {
-        let vars: BTreeMap<String, String> = std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-            .collect();
+        let mut vars = BTreeMap::new();
+        let mut unreadable = Vec::new();
+        for (key, value) in std::env::vars_os() {
+            match (key.into_string(), value.into_string()) {
+                (Ok(k), Ok(v)) => {
+                    vars.insert(k, v);
+                }
+                (key, _) => {
+                    let name = match key {
+                        Ok(k) => k,
+                        Err(k) => k.to_string_lossy().into_owned(),
+                    };
+                    let ours = name.starts_with("HARBOR")
+                        || harbor_prep::overlay::SETUPWRAPPER
+                            .iter()
+                            .any(|o| o.name == name);
+                    if ours {
+                        unreadable.push(name);
+                    }
+                }
+            }
+        }
+        if !unreadable.is_empty() {
+            return Err(crate::InputError::new(format!(
+                "{} not UTF-8 text, so the value cannot be used; set it as UTF-8",
+                unreadable.join(", ") + if unreadable.len() == 1 { " is" } else { " are" }
+            ))
+            .into());
+        }
         let mode = if args.env_prefix_only {
             Setupwrapper::Ignore
         } else {

@@ -674,3 +674,82 @@ fn gencert_paths_stay_where_they_are_meant_to() {
     assert!(s.out.join("tls-here/harbor_internal_ca.crt").is_file());
     assert!(!s.root.join("tls-here").exists());
 }
+
+#[test]
+fn environment_values_that_cannot_work_are_refused() {
+    use std::os::unix::ffi::OsStrExt;
+
+    let s = Scratch::new();
+    let run = |vars: &[(&str, &std::ffi::OsStr)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_harbor-deploy"));
+        cmd.args(["prepare", "--env", "--out", s.out.to_str().unwrap()])
+            .args(["--root", s.root.to_str().unwrap()])
+            .env_clear()
+            .env("HARBOR__HOSTNAME", "h.example.test");
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let empty = std::ffi::OsStr::new("");
+    let cases: Vec<(Vec<(&str, &std::ffi::OsStr)>, &str)> = vec![
+        (vec![("HARBOR__DATA_VOLUME", empty)], "root of the host"),
+        (
+            vec![("HARBOR__JOBSERVICE__JOB_LOGGERS", empty)],
+            "at least one job logger",
+        ),
+        (
+            vec![(
+                "HARBOR__JOBSERVICE__JOB_LOGGERS",
+                std::ffi::OsStr::new("FILE,FILE"),
+            )],
+            "listed twice",
+        ),
+        (
+            vec![(
+                "HARBOR__DATABASE__PASSWORD",
+                std::ffi::OsStr::from_bytes(b"ab\xff"),
+            )],
+            "HARBOR__DATABASE__PASSWORD is not UTF-8",
+        ),
+    ];
+    for (vars, wanted) in cases {
+        let o = run(&vars);
+        assert_eq!(o.status.code(), Some(2), "{vars:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(wanted), "{vars:?}: {}", stderr(&o));
+        assert!(!s.out.join("common").exists());
+    }
+}
+
+#[test]
+fn migrate_in_place_masks_secrets_in_the_diff_and_refuses_cfg_names() {
+    let s = Scratch::new();
+    let old = fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/reference/legacy/harbor-1.10.0.yml"),
+    )
+    .unwrap()
+    .replace("password: root123", "password: \"Very-Secret-1\"");
+    let input = s.out.join("harbor.yml");
+    fs::write(&input, &old).unwrap();
+
+    let o = s.run(&["migrate", "--config", input.to_str().unwrap(), "--in-place"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let diff = String::from_utf8_lossy(&o.stdout);
+    assert!(!diff.contains("Very-Secret-1"), "{diff}");
+    assert!(diff.contains("password: ***"), "{diff}");
+    let migrated = fs::read_to_string(&input).unwrap();
+    assert!(migrated.contains("password: \"Very-Secret-1\""));
+    assert!(migrated.contains("_version: 2.15.0"));
+
+    let out = s.out.join("new.cfg");
+    let o = s.run(&[
+        "migrate",
+        "--config",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!out.exists());
+}

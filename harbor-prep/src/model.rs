@@ -797,7 +797,23 @@ fn read_jobservice(top: &Map<'_>) -> Jobservice {
         }),
         logger_sweeper_duration: m.req_int("logger_sweeper_duration", 1, 36500),
     };
+    if m.has("job_loggers") && js.job_loggers.is_empty() {
+        m.report(
+            "job_loggers",
+            Code::Missing,
+            "jobservice needs at least one job logger: STD_OUTPUT, FILE and/or DB".into(),
+        );
+    }
     for (i, logger) in js.job_loggers.iter().enumerate() {
+        if js.job_loggers[..i].contains(logger) {
+            m.decoder().report(
+                &format!("jobservice.job_loggers[{i}]"),
+                Some(m.mark_of("job_loggers")),
+                Code::Conflict,
+                format!("job logger `{logger}` is listed twice; name each once"),
+            );
+            continue;
+        }
         if !["STD_OUTPUT", "FILE", "DB"].contains(&logger.as_str()) {
             m.decoder().report(
                 &format!("jobservice.job_loggers[{i}]"),

@@ -613,6 +613,15 @@ fn paths(c: &mut Checker<'_>) {
 
     for (key, path) in absolute {
         if path.is_empty() {
+            if key == "data_volume" || key == "log.local.location" {
+                c.add(
+                    key,
+                    Code::Missing,
+                    "an empty path would put Harbor's files at the root of the host; give an \
+                     absolute directory such as /data"
+                        .into(),
+                );
+            }
             continue;
         }
         let root = path.bytes().all(|b| b == b'/');
