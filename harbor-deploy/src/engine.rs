@@ -850,6 +850,7 @@ async fn wait_healthy(docker: &Docker, d: &Desired, deadline: Instant) -> Result
             )
         ) || restarts > 0
             || health == Some(HealthStatusEnum::UNHEALTHY);
+        let shown = health.map_or_else(|| "none".to_string(), |h| h.to_string());
         if failed {
             let code = c.state.as_ref().and_then(|s| s.exit_code).unwrap_or(0);
             bail!(
@@ -857,9 +858,7 @@ async fn wait_healthy(docker: &Docker, d: &Desired, deadline: Instant) -> Result
                  {code}, {restarts} restart(s); last log lines:\n{}",
                 d.service,
                 d.name,
-                health
-                    .map(|h| h.to_string())
-                    .unwrap_or_else(|| "none".into()),
+                shown,
                 last_logs(docker, &d.name).await
             );
         }
@@ -882,9 +881,7 @@ async fn wait_healthy(docker: &Docker, d: &Desired, deadline: Instant) -> Result
                  health {}; last log lines:\n{}",
                 d.service,
                 d.name,
-                health
-                    .map(|h| h.to_string())
-                    .unwrap_or_else(|| "none".into()),
+                shown,
                 last_logs(docker, &d.name).await
             );
         }
