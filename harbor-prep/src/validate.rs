@@ -746,6 +746,18 @@ fn storage(c: &mut Checker<'_>) {
 fn services(c: &mut Checker<'_>) {
     let config = c.config;
 
+    // the bundled database sets its password from a file it reads up to the first line break
+    let password = config.database.password.expose();
+    if config.external_database.is_none() && password.contains(['\n', '\r']) {
+        c.add(
+            "database.password",
+            Code::InvalidValue,
+            "the bundled database takes its password up to the first line break, so core \
+             could never log in; use a password without line breaks"
+                .into(),
+        );
+    }
+
     if config.external_redis.is_some() && c.config.mark("redis").is_some() {
         c.add(
             "redis",

@@ -9,15 +9,26 @@ use harbor_prep::yaml::{Kind, parse};
 use harbor_prep::{Bundle, Root};
 use support::{env, keyed_state, render_text};
 
+/// What the database password is set to for `value`: itself, unless it holds a line break,
+/// which the bundled database cannot take (refused by validation, see below).
+fn db_value(value: &str) -> &str {
+    if value.contains(['\n', '\r']) {
+        "root123"
+    } else {
+        value
+    }
+}
+
 /// Renders the default configuration with `value` as every password that lands in a file.
 fn render_with(value: &str) -> Bundle {
     let quoted = yaml_str(value);
+    let db_quoted = yaml_str(db_value(value));
     let text = harbor_prep::default_config("harbor.example.test")
         .replace(
             "harbor_admin_password: Harbor12345",
             &format!("harbor_admin_password: {quoted}"),
         )
-        .replace("  password: root123", &format!("  password: {quoted}"))
+        .replace("  password: root123", &format!("  password: {db_quoted}"))
         + &format!(
             "external_redis:\n  host: redis.example.test:6379\n  password: {quoted}\n  username: {quoted}\n"
         );
@@ -70,9 +81,13 @@ fn assert_round_trip(value: &str) {
         core["HARBOR_ADMIN_PASSWORD"], value,
         "core/env admin password"
     );
-    assert_eq!(core["POSTGRESQL_PASSWORD"], value, "core/env db password");
+    assert_eq!(
+        core["POSTGRESQL_PASSWORD"],
+        db_value(value),
+        "core/env db password"
+    );
     let db = env(&bundle, "common/config/db/env");
-    assert_eq!(db["POSTGRES_PASSWORD"], value, "db/env");
+    assert_eq!(db["POSTGRES_PASSWORD"], db_value(value), "db/env");
 
     assert_eq!(
         registry_yaml(&bundle, "password"),
@@ -140,6 +155,29 @@ fn blanks_and_line_breaks() {
         "cr\rhere",
     ] {
         assert_round_trip(v);
+    }
+}
+
+#[test]
+fn a_line_break_in_the_bundled_database_password_is_refused() {
+    for v in ["two\nlines", "cr\rhere"] {
+        let text = harbor_prep::default_config("harbor.example.test").replace(
+            "  password: root123",
+            &format!("  password: {}", yaml_str(v)),
+        );
+        let issues = harbor_prep::check(
+            &text,
+            &harbor_prep::HostFiles::new(),
+            0,
+            false,
+            harbor_prep::Release::latest(),
+        );
+        assert!(
+            issues
+                .iter()
+                .any(|i| i.path == "database.password" && i.message.contains("line break")),
+            "{v:?}: {issues:?}"
+        );
     }
 }
 
