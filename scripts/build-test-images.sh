@@ -59,7 +59,7 @@ table=(
     "core|standin-role|standin|ROLE=core|standin|goharbor/harbor-core"
     "jobservice|standin-role|standin|ROLE=jobservice|standin|goharbor/harbor-jobservice"
     "registryctl|standin-role|standin|ROLE=registryctl|standin|goharbor/harbor-registryctl"
-    "exporter|standin-role|standin|ROLE=exporter|standin|goharbor/harbor-exporter"
+    "exporter|standin-exporter|standin|ROLE=exporter|standin|goharbor/harbor-exporter"
     "trivy-adapter|standin-role|standin|ROLE=trivy-adapter|standin|goharbor/trivy-adapter-photon"
 )
 

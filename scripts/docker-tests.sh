@@ -5,12 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-started=
-if ! docker version >/dev/null 2>&1; then
-    started=yes
-fi
+# stop the private engine at the end only when this run started it: another run may be
+# using one that was there before
+before=$(bash scripts/dockerd.sh status 2>&1 || true)
 eval "$(bash scripts/dockerd.sh)"
-if [[ -n $started && $DOCKER_HOST == unix:///run/harbor-prep-test/* ]]; then
+after=$(bash scripts/dockerd.sh status 2>&1 || true)
+if ! grep -q 'private dockerd pid .* answers' <<<"$before" &&
+    grep -q 'private dockerd pid .* answers' <<<"$after"; then
     trap 'bash scripts/dockerd.sh stop >/dev/null 2>&1 || true' EXIT
 fi
 

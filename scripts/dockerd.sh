@@ -109,18 +109,26 @@ start() {
     # on so that builds reach the Debian mirror through NAT; no swarm, no IPVS needed.
     # DOCKER_SERVICE_PREFER_OFFLINE_IMAGE keeps swarm tasks from trying to pull.
     say "starting a private dockerd: socket $sock, data $data, log $log"
-    DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 setsid dockerd \
-        --host "unix://$sock" \
-        --data-root "$data" \
-        --exec-root "$state/exec" \
-        --pidfile "$pidfile" \
-        --config-file "$state/daemon.json" \
-        --storage-driver overlay2 \
-        --exec-opt native.cgroupdriver=cgroupfs \
-        --iptables=true \
-        --log-driver json-file \
-        --log-level warn \
-        </dev/null >>"$log" 2>&1 &
+    (
+        # The engine outlives this script, so it must not keep the caller's descriptors: a
+        # lock the caller holds (flock(1) hands its descriptor down) would stay held for as
+        # long as the engine runs.
+        for fd in /proc/"$BASHPID"/fd/*; do
+            fd=${fd##*/}
+            if ((fd > 2)); then eval "exec $fd>&-"; fi
+        done 2>/dev/null
+        DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 exec setsid dockerd \
+            --host "unix://$sock" \
+            --data-root "$data" \
+            --exec-root "$state/exec" \
+            --pidfile "$pidfile" \
+            --config-file "$state/daemon.json" \
+            --storage-driver overlay2 \
+            --exec-opt native.cgroupdriver=cgroupfs \
+            --iptables=true \
+            --log-driver json-file \
+            --log-level warn
+    ) </dev/null >>"$log" 2>&1 &
     pid=$!
     disown "$pid" 2>/dev/null || true
 

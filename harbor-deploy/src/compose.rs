@@ -131,12 +131,9 @@ pub struct Bind {
 }
 
 impl ComposeFile {
-    /// Reads and parses `<out>/docker-compose.yml`.
-    pub fn read(out: &Path) -> Result<ComposeFile> {
-        let path = out.join("docker-compose.yml");
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        serde_saphyr::from_str(&text).with_context(|| format!("cannot parse {}", path.display()))
+    /// Parses the text of a docker-compose.yml.
+    pub fn parse(text: &str) -> Result<ComposeFile> {
+        Ok(serde_saphyr::from_str(text)?)
     }
 }
 

@@ -87,7 +87,7 @@ pub fn read_seed(path: &Path) -> Result<[u8; 32]> {
         } else {
             format!("{} bytes", bytes.len())
         };
-        crate::InputError::new(format!(
+        crate::error::InputError::new(format!(
             "seed {} holds {size}; a seed is exactly 32 bytes",
             path.display()
         ))
@@ -115,7 +115,7 @@ pub fn read_state(data: &Path, out: &Path) -> Result<State> {
                     } else {
                         "restore it, or remove it to have a new one made"
                     };
-                    crate::InputError::new(format!("{} is not text; {advice}", path.display()))
+                    crate::error::InputError::new(format!("{} is not text; {advice}", path.display()))
                 })?;
                 state.set(name, Secret::new(text));
             }
@@ -172,7 +172,7 @@ pub fn is_root() -> bool {
 }
 
 /// Where an entry goes on disk.
-fn target(entry: &harbor_prep::Entry, out: &Path, data: &Path) -> PathBuf {
+pub(crate) fn target(entry: &harbor_prep::Entry, out: &Path, data: &Path) -> PathBuf {
     match entry.root {
         Root::Install => out.join(&entry.path),
         Root::Data => data.join(&entry.path),
@@ -183,7 +183,7 @@ fn target(entry: &harbor_prep::Entry, out: &Path, data: &Path) -> PathBuf {
 #[derive(Debug, Default)]
 pub struct Written {
     /// Files whose bytes changed or that are new.
-    pub changed: usize,
+    pub changed: Vec<PathBuf>,
     /// Files already as rendered.
     pub unchanged: usize,
     /// Whether owners were set.
@@ -194,13 +194,12 @@ pub struct Written {
 /// directory and every changed file's temporary sibling, then the renames. A failure in the
 /// first phase (a full disk, a directory where a file belongs) changes no file; a reader sees
 /// each file old or new, never half of one. Temporaries a killed run left behind are removed.
-pub fn write_bundle(bundle: &Bundle, out: &Path, data: &Path) -> Result<Written> {
+pub fn write_bundle(bundle: &Bundle, out: &Path, data: &Path, _lock: &DirLock) -> Result<Written> {
     let owners = is_root();
     let mut written = Written {
         owners_set: owners,
         ..Written::default()
     };
-    let _lock = lock(out)?;
     remove_leftovers(out);
 
     let mut staged: Vec<(PathBuf, PathBuf, &harbor_prep::Entry)> = Vec::new();
@@ -235,8 +234,8 @@ pub fn write_bundle(bundle: &Bundle, out: &Path, data: &Path) -> Result<Written>
                         let tmp = temporary(&path)?;
                         write_new(&tmp, bytes, entry.mode)
                             .with_context(|| format!("cannot write {}", path.display()))?;
+                        written.changed.push(path.clone());
                         staged.push((tmp, path, entry));
-                        written.changed += 1;
                     }
                 }
             }
@@ -270,14 +269,19 @@ pub fn write_bundle(bundle: &Bundle, out: &Path, data: &Path) -> Result<Written>
     Ok(written)
 }
 
-/// An exclusive lock on the installer directory itself (no lock file is left behind), held
-/// while a bundle is written, so that two runs never interleave their files.
-fn lock(out: &Path) -> Result<fs::File> {
+/// An exclusive lock on an installer directory, held from reading the state to the end of
+/// a run, so that two runs on one installation take turns instead of interleaving their
+/// files, seeds or containers.
+pub struct DirLock(#[allow(dead_code)] fs::File);
+
+/// Locks the installer directory itself (no lock file is left behind), creating it first;
+/// waits while another run holds it.
+pub fn lock(out: &Path) -> Result<DirLock> {
     fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let dir = fs::File::open(out).with_context(|| format!("cannot open {}", out.display()))?;
     rustix::fs::flock(&dir, rustix::fs::FlockOperation::LockExclusive)
         .with_context(|| format!("cannot lock {}", out.display()))?;
-    Ok(dir)
+    Ok(DirLock(dir))
 }
 
 /// The temporary sibling a file is written to before it replaces `path`.

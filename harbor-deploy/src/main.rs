@@ -1,15 +1,15 @@
 //! The `harbor-deploy` command: render a Harbor installation from harbor.yml and deploy it.
 
-mod compose;
-mod disk;
-mod engine;
 mod migrate;
-mod prepare;
+mod progress;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use harbor_deploy::{
+    Action, Error, ErrorKind, GencertOptions, PrepareOptions, RenderOptions, UpOptions,
+};
 
 /// Stand up Harbor from one harbor.yml.
 #[derive(Parser)]
@@ -31,40 +31,41 @@ enum Command {
     Migrate(MigrateArgs),
     /// Render, then bring the engine to the bundle: create, recreate or keep each container
     /// and wait until all are healthy.
-    Up(engine::UpArgs),
-    /// Show what `up` would create, recreate or remove, without touching the engine.
-    Plan(engine::UpArgs),
+    Up(UpArgs),
+    /// Show what `up` would create, recreate or remove, writing nothing to disk or engine.
+    Plan(PlanArgs),
     /// List the project's services with state, health, image and ports.
-    Status(engine::StatusArgs),
+    Status(StatusArgs),
     /// Remove the project's containers and network; keep the data unless --purge --yes.
-    Down(engine::DownArgs),
+    Down(DownArgs),
 }
 
 /// Inputs shared by the commands that render.
 #[derive(Args, Clone)]
-pub struct RenderArgs {
+struct RenderArgs {
     /// The harbor.yml; without it the built-in default configuration is used.
     #[arg(long, short = 'c', value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    config: Option<PathBuf>,
     /// Hostname for the built-in default configuration (default: this machine's name).
     #[arg(long, value_name = "NAME", conflicts_with = "config")]
-    pub hostname: Option<String>,
-    /// Prefix for every absolute host path harbor.yml names (the data volume included).
+    hostname: Option<String>,
+    /// Prefix for every absolute host path harbor.yml names (the data volume included);
+    /// prepare and validate only, as up and plan deploy the paths as they are.
     #[arg(long, value_name = "DIR", default_value = "/")]
-    pub root: PathBuf,
+    root: PathBuf,
     /// Deploy the Trivy scanner too.
     #[arg(long)]
-    pub with_trivy: bool,
+    with_trivy: bool,
     /// The Harbor release to render for.
     #[arg(long, value_name = "VERSION")]
-    pub harbor_version: Option<String>,
+    harbor_version: Option<String>,
     /// Apply HARBOR__* variables (and the setupwrapper's old names) from the environment on top
     /// of the configuration; see docs/environment.md.
     #[arg(long)]
-    pub env: bool,
+    env: bool,
     /// With --env, read only HARBOR__* variables and ignore the setupwrapper's old names.
     #[arg(long, requires = "env")]
-    pub env_prefix_only: bool,
+    env_prefix_only: bool,
 }
 
 #[derive(Args)]
@@ -131,25 +132,302 @@ struct MigrateArgs {
     in_place: bool,
 }
 
-/// A problem with what the user gave (a flag, a file's contents), as opposed to the machine:
-/// exits 2, like a configuration that does not validate.
-#[derive(Debug)]
-pub struct InputError(String);
-
-impl InputError {
-    /// An input error with its message.
-    pub fn new(message: impl Into<String>) -> InputError {
-        InputError(message.into())
+impl RenderArgs {
+    fn options(&self) -> RenderOptions {
+        RenderOptions {
+            config: self.config.clone(),
+            hostname: self.hostname.clone(),
+            root: self.root.clone(),
+            with_trivy: self.with_trivy,
+            harbor_version: self.harbor_version.clone(),
+            env: self.env,
+            env_prefix_only: self.env_prefix_only,
+        }
     }
 }
 
-impl std::fmt::Display for InputError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+/// Inputs of `up` and `plan`.
+#[derive(Args, Clone)]
+struct UpArgs {
+    #[command(flatten)]
+    render: RenderArgs,
+    /// The installer directory (default: the config file's directory, or the current one).
+    #[arg(long, short = 'o', value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Project name: the network's name and the label of every container.
+    #[arg(long, value_name = "NAME", default_value = "harbor")]
+    project: String,
+    /// Prefix every image reference with a registry or namespace, e.g. `mirror.example/`.
+    #[arg(long, value_name = "P", conflicts_with = "images")]
+    image_prefix: Option<String>,
+    /// A YAML map from service name to image reference, overriding the compose file's.
+    #[arg(long, value_name = "FILE")]
+    images: Option<PathBuf>,
+    /// Seconds to wait for every container to be healthy.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    timeout: u64,
+    /// Publish every port on 127.0.0.1 only (for tests and single-host setups behind a proxy).
+    #[arg(long)]
+    publish_loopback: bool,
+    /// Add this to every published host port that the compose file binds on all interfaces.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    port_offset: u16,
+}
+
+/// Inputs of `plan`.
+#[derive(Args, Clone)]
+struct PlanArgs {
+    #[command(flatten)]
+    up: UpArgs,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+impl UpArgs {
+    fn options(&self) -> UpOptions {
+        UpOptions {
+            render: self.render.options(),
+            out: self.out.clone(),
+            project: self.project.clone(),
+            image_prefix: self.image_prefix.clone(),
+            images: self.images.clone(),
+            timeout: std::time::Duration::from_secs(self.timeout),
+            publish_loopback: self.publish_loopback,
+            port_offset: self.port_offset,
+        }
     }
 }
 
-impl std::error::Error for InputError {}
+/// Inputs of `status`.
+#[derive(Args)]
+struct StatusArgs {
+    /// Project name.
+    #[arg(long, value_name = "NAME", default_value = "harbor")]
+    project: String,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Inputs of `down`.
+#[derive(Args)]
+struct DownArgs {
+    /// Project name.
+    #[arg(long, value_name = "NAME", default_value = "harbor")]
+    project: String,
+    /// Also delete the data volume's contents and the rendered secrets (needs --yes).
+    #[arg(long)]
+    purge: bool,
+    /// Confirm --purge.
+    #[arg(long, requires = "purge")]
+    yes: bool,
+    /// With --purge: the harbor.yml of an installation to purge even when none of its
+    /// containers is left.
+    #[arg(long, short = 'c', value_name = "FILE", requires = "purge")]
+    config: Option<PathBuf>,
+    /// With --config: the installer directory, when up was given one.
+    #[arg(long, short = 'o', value_name = "DIR", requires = "config")]
+    out: Option<PathBuf>,
+}
+
+fn now(arg: Option<&str>) -> Result<Option<i64>, Error> {
+    arg.map(harbor_deploy::parse_now).transpose()
+}
+
+fn print_warnings(warnings: &[String]) {
+    for w in warnings {
+        if w.contains(": note: ") || w.contains(": not carried over: ") {
+            eprintln!("{w}");
+        } else {
+            eprintln!("warning: {w}");
+        }
+    }
+}
+
+fn validate(args: &ValidateArgs) -> Result<(), Error> {
+    let v = harbor_deploy::validate(&args.render.options(), now(args.now.as_deref())?)?;
+    print_warnings(&v.warnings);
+    println!("{}: valid for harbor {}", v.name, v.release);
+    Ok(())
+}
+
+fn prepare(args: &PrepareArgs) -> Result<(), Error> {
+    let p = harbor_deploy::prepare(&PrepareOptions {
+        render: args.render.options(),
+        out: args.out.clone(),
+        seed_file: args.seed_file.clone(),
+        now: now(args.now.as_deref())?,
+    })?;
+    print_warnings(&p.warnings);
+    if !p.owners_set {
+        eprintln!(
+            "warning: not running as root, so files keep your user as owner; Harbor's \
+             containers need the owners upstream uses (10000, 999), so run prepare as root \
+             before deploying"
+        );
+    }
+    println!(
+        "prepared harbor {} for {}: {} file(s) written, {} unchanged; installer in {}, data in {}",
+        p.release,
+        p.hostname,
+        p.changed.len(),
+        p.unchanged,
+        p.out.display(),
+        p.data.display()
+    );
+    Ok(())
+}
+
+fn gencert(a: &GencertArgs) -> Result<(), Error> {
+    let g = harbor_deploy::gencert(&GencertOptions {
+        path: a.path.clone(),
+        days: a.days,
+        root: a.root.clone(),
+        seed_file: a.seed_file.clone(),
+        force: a.force,
+        now: now(a.now.as_deref())?,
+    })?;
+    println!(
+        "wrote the internal TLS CA and {} file(s) to {}, valid {} day(s)",
+        g.files.len(),
+        g.dir.display(),
+        a.days
+    );
+    Ok(())
+}
+
+fn plan(args: &PlanArgs) -> Result<(), Error> {
+    let plan = harbor_deploy::plan(&args.up.options())?;
+    if args.json {
+        let steps: Vec<serde_json::Value> = plan
+            .steps
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "service": s.service,
+                    "container": s.container,
+                    "action": s.action.as_str(),
+                    "reason": s.reason,
+                })
+            })
+            .collect();
+        let files: Vec<String> = plan.files.iter().map(|f| f.display().to_string()).collect();
+        let doc = serde_json::json!({
+            "project": plan.project,
+            "changed": plan.changed,
+            "steps": steps,
+            "files": files,
+        });
+        println!("{doc:#}");
+        return Ok(());
+    }
+    for s in &plan.steps {
+        println!("{}: {} ({})", s.service, s.action.as_str(), s.reason);
+    }
+    for f in &plan.files {
+        println!("file {}: write", f.display());
+    }
+    if !plan.changed {
+        println!("project {}: nothing to change", plan.project);
+    }
+    Ok(())
+}
+
+fn up(args: &UpArgs) -> Result<(), Error> {
+    let mut display = progress::Display::new();
+    let result = harbor_deploy::up(&args.options(), &mut |p| display.show(p));
+    display.finish();
+    let report = result?;
+    print_warnings(&report.prepared.warnings);
+
+    let kept = report.steps.iter().all(|s| s.action == Action::Keep);
+    if kept {
+        println!(
+            "project {}: nothing changed; {} container(s) untouched and healthy",
+            report.project,
+            report.steps.len()
+        );
+    } else {
+        let running = report
+            .steps
+            .iter()
+            .filter(|s| s.action != Action::Remove)
+            .count();
+        println!(
+            "project {}: {running} container(s) healthy after {:.1}s",
+            report.project,
+            report.elapsed.as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+fn status(args: &StatusArgs) -> Result<(), Error> {
+    let rows = harbor_deploy::status(&args.project)?;
+    if args.json {
+        let text = serde_json::to_string_pretty(&rows)
+            .map_err(|e| Error::new(ErrorKind::Other, format!("cannot format json: {e}")))?;
+        println!("{text}");
+    } else if rows.is_empty() {
+        println!("project {}: no containers", args.project);
+    } else {
+        println!(
+            "{:<14} {:<18} {:<8} {:<10} {:<40} PORTS",
+            "SERVICE", "CONTAINER", "STATE", "HEALTH", "IMAGE"
+        );
+        for r in &rows {
+            println!(
+                "{:<14} {:<18} {:<8} {:<10} {:<40} {}",
+                r.service,
+                r.container,
+                r.state,
+                r.health,
+                r.image,
+                r.ports.join(",")
+            );
+        }
+    }
+    Ok(())
+}
+
+fn down(args: &DownArgs) -> Result<(), Error> {
+    if args.purge && !args.yes {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "--purge deletes the data volume and the secrets; add --yes to confirm",
+        ));
+    }
+    let report = harbor_deploy::down_with(&harbor_deploy::DownOptions {
+        project: args.project.clone(),
+        purge: args.purge,
+        installation: args.config.as_ref().map(|c| {
+            let render = RenderOptions {
+                config: Some(c.clone()),
+                ..RenderOptions::default()
+            };
+            (render, args.out.clone())
+        }),
+    })?;
+    if report.removed.is_empty() && !report.network_removed && report.purged.is_empty() {
+        println!("project {}: nothing to take down", report.project);
+        return Ok(());
+    }
+    for s in &report.removed {
+        println!("{s}: removed");
+    }
+    if report.network_removed {
+        println!("network {}: removed", report.project);
+    }
+    if args.purge {
+        for p in &report.purged {
+            println!("purged {}", p.display());
+        }
+    } else {
+        println!("project {}: down; the data volume is kept", report.project);
+    }
+    Ok(())
+}
 
 fn main() -> ExitCode {
     // directories this tool creates are never writable by others, whatever the caller's umask
@@ -158,26 +436,32 @@ fn main() -> ExitCode {
 
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Prepare(a) => prepare::prepare(&a.render, a.out, a.seed_file, a.now),
-        Command::Validate(a) => prepare::validate(&a.render, a.now),
-        Command::Gencert(a) => {
-            prepare::gencert(&a.path, a.days, &a.root, a.seed_file, a.force, a.now)
+        Command::Prepare(a) => prepare(&a),
+        Command::Validate(a) => validate(&a),
+        Command::Gencert(a) => gencert(&a),
+        Command::Up(a) => up(&a),
+        Command::Plan(a) => plan(&a),
+        Command::Status(a) => status(&a),
+        Command::Down(a) => down(&a),
+        Command::Migrate(a) => {
+            return match migrate::run(&a.config, a.to.as_deref(), a.out, a.in_place) {
+                Ok(code) => code,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(e.kind().exit_code())
+                }
+            };
         }
-        Command::Up(a) => engine::up(&a),
-        Command::Plan(a) => engine::plan(&a),
-        Command::Status(a) => engine::status(&a),
-        Command::Down(a) => engine::down(&a),
-        Command::Migrate(a) => migrate::run(&a.config, a.to.as_deref(), a.out, a.in_place),
     };
     match result {
-        Ok(code) => code,
-        Err(e) if e.downcast_ref::<InputError>().is_some() => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(2)
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == ErrorKind::InvalidConfig => {
+            eprintln!("{e}");
+            ExitCode::from(e.kind().exit_code())
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            eprintln!("error: {e}");
+            ExitCode::from(e.kind().exit_code())
         }
     }
 }

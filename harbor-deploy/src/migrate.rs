@@ -5,12 +5,11 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Result;
+use harbor_deploy::Error;
 use harbor_prep::Release;
 use harbor_prep::migrate::{migrate, unified_diff};
 
-use crate::disk;
-use crate::prepare::{convert_cfg, is_legacy_cfg, print_issues};
+use harbor_deploy::{convert_cfg, is_legacy_cfg};
 
 /// Exit code for input that cannot be migrated.
 const EXIT_INVALID: u8 = 2;
@@ -21,7 +20,7 @@ pub fn run(
     to: Option<&str>,
     out: Option<PathBuf>,
     in_place: bool,
-) -> Result<ExitCode> {
+) -> Result<ExitCode, Error> {
     let release = match to {
         None => Release::latest(),
         Some(v) => match Release::find(v) {
@@ -35,7 +34,7 @@ pub fn run(
             }
         },
     };
-    let old = crate::prepare::read_config(config)?;
+    let old = harbor_deploy::read_config(config)?;
     let name = config.display().to_string();
 
     // --in-place alone means the input is the output
@@ -73,8 +72,16 @@ pub fn run(
             return Ok(ExitCode::from(EXIT_INVALID));
         }
         match convert_cfg(config, &old) {
-            Ok(yaml) => yaml,
-            Err(code) => return Ok(code),
+            Ok((yaml, notes)) => {
+                for note in &notes {
+                    eprintln!("{note}");
+                }
+                yaml
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                return Ok(ExitCode::from(EXIT_INVALID));
+            }
         }
     } else {
         match migrate(&old, release) {
@@ -91,7 +98,7 @@ pub fn run(
                 m.text
             }
             Err(issues) => {
-                print_issues(&name, &issues);
+                eprintln!("{}", Error::invalid(&name, &[], issues));
                 return Ok(ExitCode::from(EXIT_INVALID));
             }
         }
@@ -124,7 +131,7 @@ pub fn run(
             .map(|m| m.permissions().mode() & 0o777)
             .unwrap_or(0o600)
             & !0o007;
-        disk::write_atomic(&out, new.as_bytes(), mode)?;
+        harbor_deploy::write_atomic(&out, new.as_bytes(), mode)?;
         eprintln!("wrote {} (schema {})", out.display(), release.schema);
     }
     Ok(ExitCode::SUCCESS)

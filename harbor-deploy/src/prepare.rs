@@ -1,20 +1,96 @@
 //! `prepare`, `validate` and `gencert`: render from harbor.yml and write the result safely.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
-
-use std::collections::BTreeMap;
 
 use anyhow::{Context, Result, bail};
 use harbor_prep::overlay::{Overlay, Setupwrapper};
-use harbor_prep::{Config, Inputs, Issue, Release, Seed};
+use harbor_prep::{Bundle, Config, Inputs, Release, Seed};
 
-use crate::RenderArgs;
 use crate::disk::{self, HostRoot};
+use crate::error::{Error, InputError, typed};
 
-/// Exit code for input that does not validate.
-const EXIT_INVALID: u8 = 2;
+/// Where the configuration comes from and how to read it: what `validate`, `prepare`, `plan`
+/// and `up` share.
+#[derive(Clone, Debug)]
+pub struct RenderOptions {
+    /// The harbor.yml (a `.cfg` name selects the legacy harbor.cfg reader); without it the
+    /// built-in default configuration.
+    pub config: Option<PathBuf>,
+    /// Hostname for the built-in default configuration (default: this machine's name).
+    pub hostname: Option<String>,
+    /// Prefix of every absolute host path harbor.yml names, the data volume included.
+    pub root: PathBuf,
+    /// Deploy the Trivy scanner too.
+    pub with_trivy: bool,
+    /// The Harbor release to render for (default: the newest supported).
+    pub harbor_version: Option<String>,
+    /// Lay `HARBOR__*` variables (and the setupwrapper's names) of this process's environment
+    /// over the configuration.
+    pub env: bool,
+    /// With `env`, read only `HARBOR__*` variables.
+    pub env_prefix_only: bool,
+}
+
+impl Default for RenderOptions {
+    fn default() -> RenderOptions {
+        RenderOptions {
+            config: None,
+            hostname: None,
+            root: PathBuf::from("/"),
+            with_trivy: false,
+            harbor_version: None,
+            env: false,
+            env_prefix_only: false,
+        }
+    }
+}
+
+/// Inputs of [`prepare`].
+#[derive(Clone, Debug, Default)]
+pub struct PrepareOptions {
+    /// The configuration.
+    pub render: RenderOptions,
+    /// The installer directory (default: the config file's directory, or the current one).
+    pub out: Option<PathBuf>,
+    /// A 32-byte seed for a first run; later runs use the seed stored in the data volume.
+    pub seed_file: Option<PathBuf>,
+    /// The time certificates start from, in Unix seconds (default: the clock).
+    pub now: Option<i64>,
+}
+
+/// What [`prepare`] did.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    /// The installer directory (docker-compose.yml, common/config).
+    pub out: PathBuf,
+    /// The data volume on the host.
+    pub data: PathBuf,
+    /// The release rendered for, as its image tag.
+    pub release: String,
+    /// The configuration's hostname.
+    pub hostname: String,
+    /// Files written because they were new or different; empty when nothing changed.
+    pub changed: Vec<PathBuf>,
+    /// How many files were already as rendered.
+    pub unchanged: usize,
+    /// Notes of the conversion and warnings of the render, for the user to read.
+    pub warnings: Vec<String>,
+    /// Whether owners were set (only as root).
+    pub owners_set: bool,
+}
+
+/// What [`validate`] found, when the configuration is valid.
+#[derive(Clone, Debug)]
+pub struct Validated {
+    /// What the configuration is called in messages.
+    pub name: String,
+    /// The release it was checked for, as its image tag.
+    pub release: String,
+    /// Notes of a harbor.cfg conversion.
+    pub warnings: Vec<String>,
+}
 
 /// A configuration with where it came from.
 struct Source {
@@ -24,18 +100,24 @@ struct Source {
     dir: PathBuf,
     /// The harbor.yml to render.
     text: String,
-    /// The variables applied on top, when `--env` was given.
+    /// The variables applied on top, when `env` was given.
     overlay: Option<Overlay>,
     /// Whether lines and columns of issues point into the user's own file; not so for a
     /// converted harbor.cfg or an environment overlay, whose YAML the tool wrote.
     marks: bool,
+    /// What a harbor.cfg conversion had to say.
+    notes: Vec<String>,
 }
 
 /// The largest configuration file read; harbor.yml files are a few kilobytes.
 const CONFIG_LIMIT: u64 = 16 << 20;
 
-/// Reads a configuration file: text, and not larger than [`CONFIG_LIMIT`].
-pub fn read_config(path: &Path) -> Result<String> {
+/// Reads a configuration file: text, and not larger than 16 MiB.
+pub fn read_config(path: &Path) -> Result<String, Error> {
+    typed(read_config_text(path))
+}
+
+fn read_config_text(path: &Path) -> Result<String> {
     use std::io::Read;
 
     let mut bytes = Vec::new();
@@ -43,7 +125,7 @@ pub fn read_config(path: &Path) -> Result<String> {
         .and_then(|f| f.take(CONFIG_LIMIT + 1).read_to_end(&mut bytes))
         .with_context(|| format!("cannot read the configuration {}", path.display()))?;
     if bytes.len() as u64 > CONFIG_LIMIT {
-        return Err(crate::InputError::new(format!(
+        return Err(InputError::new(format!(
             "{} is larger than {} MiB; that is no harbor.yml",
             path.display(),
             CONFIG_LIMIT >> 20
@@ -53,7 +135,7 @@ pub fn read_config(path: &Path) -> Result<String> {
     String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         let line = e.as_bytes()[..at].iter().filter(|b| **b == b'\n').count() + 1;
-        crate::InputError::new(format!(
+        InputError::new(format!(
             "{}:{line}: the file is not UTF-8 text (byte {at}); save it as UTF-8",
             path.display()
         ))
@@ -66,40 +148,43 @@ pub fn is_legacy_cfg(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "cfg")
 }
 
-/// Reads a harbor.cfg and converts it, printing what has no modern equivalent.
-pub fn convert_cfg(path: &Path, text: &str) -> std::result::Result<String, ExitCode> {
+/// A converted harbor.cfg: the harbor.yml text, and one line for every note and for every
+/// setting that has no modern home.
+pub fn convert_cfg(path: &Path, text: &str) -> Result<(String, Vec<String>), Error> {
     let name = path.display().to_string();
     match harbor_prep::legacy::convert(text) {
         Ok(conversion) => {
-            for warning in &conversion.warnings {
-                eprintln!("{name}: note: {warning}");
-            }
-            for unmapped in &conversion.report {
-                eprintln!("{name}: not carried over: {unmapped}");
-            }
-            Ok(conversion.yaml)
+            let mut notes: Vec<String> = conversion
+                .warnings
+                .iter()
+                .map(|w| format!("{name}: note: {w}"))
+                .collect();
+            notes.extend(
+                conversion
+                    .report
+                    .iter()
+                    .map(|u| format!("{name}: not carried over: {u}")),
+            );
+            Ok((conversion.yaml, notes))
         }
-        Err(issues) => {
-            print_issues(&name, &issues);
-            Err(ExitCode::from(EXIT_INVALID))
-        }
+        Err(issues) => Err(Error::invalid(&name, &[], issues)),
     }
 }
 
-fn source(args: &RenderArgs) -> Result<std::result::Result<Source, ExitCode>> {
+fn source(args: &RenderOptions) -> Result<Source> {
+    let mut notes = Vec::new();
     let (name, dir, text, mut marks) = match &args.config {
         Some(path) => {
-            let text = read_config(path)?;
+            let text = read_config_text(path)?;
             let dir = path
                 .parent()
                 .filter(|p| !p.as_os_str().is_empty())
                 .map(Path::to_path_buf)
                 .unwrap_or_else(|| PathBuf::from("."));
             let (text, marks) = if is_legacy_cfg(path) {
-                match convert_cfg(path, &text) {
-                    Ok(yaml) => (yaml, false),
-                    Err(code) => return Ok(Err(code)),
-                }
+                let (yaml, cfg_notes) = convert_cfg(path, &text)?;
+                notes = cfg_notes;
+                (yaml, false)
             } else {
                 (text, true)
             };
@@ -123,35 +208,7 @@ fn source(args: &RenderArgs) -> Result<std::result::Result<Source, ExitCode>> {
     let mut overlay = None;
     let mut text = text;
     if args.env {
-        let mut vars = BTreeMap::new();
-        let mut unreadable = Vec::new();
-        for (key, value) in std::env::vars_os() {
-            match (key.into_string(), value.into_string()) {
-                (Ok(k), Ok(v)) => {
-                    vars.insert(k, v);
-                }
-                (key, _) => {
-                    let name = match key {
-                        Ok(k) => k,
-                        Err(k) => k.to_string_lossy().into_owned(),
-                    };
-                    let ours = name.starts_with("HARBOR")
-                        || harbor_prep::overlay::SETUPWRAPPER
-                            .iter()
-                            .any(|o| o.name == name);
-                    if ours {
-                        unreadable.push(name);
-                    }
-                }
-            }
-        }
-        if !unreadable.is_empty() {
-            return Err(crate::InputError::new(format!(
-                "{} not UTF-8 text, so the value cannot be used; set it as UTF-8",
-                unreadable.join(", ") + if unreadable.len() == 1 { " is" } else { " are" }
-            ))
-            .into());
-        }
+        let vars = environment()?;
         let mode = if args.env_prefix_only {
             Setupwrapper::Ignore
         } else {
@@ -163,10 +220,7 @@ fn source(args: &RenderArgs) -> Result<std::result::Result<Source, ExitCode>> {
                 overlay = Some(o);
                 marks = false;
             }
-            Err(issues) => {
-                print_issues("environment", &issues);
-                return Ok(Err(ExitCode::from(EXIT_INVALID)));
-            }
+            Err(issues) => return Err(Error::invalid("environment", &notes, issues).into()),
         }
     }
 
@@ -175,13 +229,49 @@ fn source(args: &RenderArgs) -> Result<std::result::Result<Source, ExitCode>> {
     } else {
         name
     };
-    Ok(Ok(Source {
+    Ok(Source {
         name,
         dir,
         text,
         overlay,
         marks,
-    }))
+        notes,
+    })
+}
+
+/// This process's environment as text; a variable of ours that is not UTF-8 is an error
+/// rather than silently left out.
+fn environment() -> Result<BTreeMap<String, String>> {
+    let mut vars = BTreeMap::new();
+    let mut unreadable = Vec::new();
+    for (key, value) in std::env::vars_os() {
+        match (key.into_string(), value.into_string()) {
+            (Ok(k), Ok(v)) => {
+                vars.insert(k, v);
+            }
+            (key, _) => {
+                let name = match key {
+                    Ok(k) => k,
+                    Err(k) => k.to_string_lossy().into_owned(),
+                };
+                let ours = name.starts_with("HARBOR")
+                    || harbor_prep::overlay::SETUPWRAPPER
+                        .iter()
+                        .any(|o| o.name == name);
+                if ours {
+                    unreadable.push(name);
+                }
+            }
+        }
+    }
+    if !unreadable.is_empty() {
+        return Err(InputError::new(format!(
+            "{} not UTF-8 text, so the value cannot be used; set it as UTF-8",
+            unreadable.join(", ") + if unreadable.len() == 1 { " is" } else { " are" }
+        ))
+        .into());
+    }
+    Ok(vars)
 }
 
 /// This machine's name, for the default configuration.
@@ -191,77 +281,68 @@ fn machine_name() -> Result<String> {
         .to_string_lossy()
         .into_owned();
     if name.is_empty() || name == "localhost" {
-        bail!("this machine has no usable name; pass --hostname NAME");
+        return Err(
+            InputError::new("this machine has no usable name; pass --hostname NAME").into(),
+        );
     }
     Ok(name)
 }
 
-fn release(args: &RenderArgs) -> Result<&'static Release> {
+fn release(args: &RenderOptions) -> Result<&'static Release> {
     match &args.harbor_version {
         None => Ok(Release::latest()),
-        Some(v) => Release::find(v).with_context(|| {
-            format!(
+        Some(v) => Release::find(v).ok_or_else(|| {
+            InputError::new(format!(
                 "harbor version `{v}` is not supported; supported are {}",
                 Release::names()
-            )
+            ))
+            .into()
         }),
     }
 }
 
-/// Prints every issue as `file:line:col: key: message`, the way compilers do.
-pub fn print_issues(name: &str, issues: &[Issue]) {
-    for issue in issues {
-        let place = match issue.mark {
-            Some(m) => format!("{name}:{}:{}", m.line, m.column),
-            None => name.to_string(),
-        };
-        let key = if issue.path.is_empty() {
-            String::new()
-        } else {
-            format!(" {}:", issue.path)
-        };
-        eprintln!("{place}:{key} {} [{}]", issue.message, issue.code);
-    }
-    eprintln!("{} problem(s) found; nothing was written", issues.len());
-}
-
-/// The latest `--now` that leaves room for ten years of certificate validity before 9999.
+/// The latest time that leaves room for ten years of certificate validity before 9999.
 const NOW_MAX: i64 = 253_086_681_599;
 
-/// Parses the time argument, or takes the clock.
-fn now(arg: Option<String>) -> Result<i64> {
-    let Some(text) = arg else {
-        return Ok(time::OffsetDateTime::now_utc().unix_timestamp());
-    };
-
+/// Parses an RFC 3339 time such as `2026-01-31T12:00:00Z` into Unix seconds, as `--now` takes
+/// it.
+pub fn parse_now(text: &str) -> Result<i64, Error> {
     let format = &time::format_description::well_known::Rfc3339;
-    let t = match time::OffsetDateTime::parse(&text, format) {
-        Ok(t) => t.unix_timestamp(),
-        Err(e) => {
-            return Err(crate::InputError::new(format!(
-                "--now `{text}` is not an RFC 3339 time such as 2026-01-31T12:00:00Z ({e})"
-            ))
-            .into());
-        }
-    };
+    match time::OffsetDateTime::parse(text, format) {
+        Ok(t) => typed(checked_now(t.unix_timestamp(), text)),
+        Err(e) => Err(Error::new(
+            crate::ErrorKind::InvalidInput,
+            format!("--now `{text}` is not an RFC 3339 time such as 2026-01-31T12:00:00Z ({e})"),
+        )),
+    }
+}
+
+/// The given time, range-checked, or the clock.
+fn now(given: Option<i64>) -> Result<i64> {
+    match given {
+        None => Ok(time::OffsetDateTime::now_utc().unix_timestamp()),
+        Some(t) => checked_now(t, &t.to_string()),
+    }
+}
+
+fn checked_now(t: i64, shown: &str) -> Result<i64> {
     if !(0..=NOW_MAX).contains(&t) {
-        return Err(crate::InputError::new(format!(
-            "--now `{text}` is out of range; certificates need a time from 1970 to 9989"
+        return Err(InputError::new(format!(
+            "--now `{shown}` is out of range; certificates need a time from 1970 to 9989"
         ))
         .into());
     }
     Ok(t)
 }
 
-/// Reads the configuration and its host files and applies every rule; on any problem prints
-/// them all and returns the exit code.
+/// Reads the configuration and its host files and applies every rule.
 fn checked(
     source: &Source,
     root: &HostRoot,
     with_trivy: bool,
     now: i64,
     release: &Release,
-) -> std::result::Result<(Config, harbor_prep::HostFiles), ExitCode> {
+) -> Result<(Config, harbor_prep::HostFiles)> {
     let (partial, _) = Config::read(&source.text);
     let files = partial
         .as_ref()
@@ -270,16 +351,13 @@ fn checked(
     let issues = harbor_prep::check(&source.text, &files, now, with_trivy, release);
     match (partial, issues.is_empty()) {
         (Some(config), true) => Ok((config, files)),
-        _ => {
-            report(source, issues);
-            Err(ExitCode::from(EXIT_INVALID))
-        }
+        _ => Err(invalid(source, issues).into()),
     }
 }
 
-/// Prints issues of a source: attributed to the variables that set the keys, and without
-/// places when the text is the tool's own.
-fn report(source: &Source, issues: Vec<Issue>) {
+/// The error for issues of a source: attributed to the variables that set the keys, and
+/// without places when the text is the tool's own.
+fn invalid(source: &Source, issues: Vec<harbor_prep::Issue>) -> Error {
     let mut issues = match &source.overlay {
         Some(overlay) => overlay.attribute(issues),
         None => issues,
@@ -289,70 +367,72 @@ fn report(source: &Source, issues: Vec<Issue>) {
             issue.mark = None;
         }
     }
-    print_issues(&source.name, &issues);
+    Error::invalid(&source.name, &source.notes, issues)
 }
 
-/// `harbor-deploy validate`.
-pub fn validate(args: &RenderArgs, now_arg: Option<String>) -> Result<ExitCode> {
-    let source = match source(args)? {
-        Ok(s) => s,
-        Err(code) => return Ok(code),
-    };
-    let release = release(args)?;
-    let root = HostRoot::new(&args.root);
+/// Checks a configuration and the host files it names (certificates, CA bundles), reporting
+/// every problem at once.
+pub fn validate(args: &RenderOptions, now_given: Option<i64>) -> Result<Validated, Error> {
+    typed((|| {
+        let source = source(args)?;
+        let release = release(args)?;
+        let root = HostRoot::new(&args.root);
 
-    if let Err(code) = checked(&source, &root, args.with_trivy, now(now_arg)?, release) {
-        return Ok(code);
-    }
-    println!("{}: valid for harbor {}", source.name, release.tag);
-    Ok(ExitCode::SUCCESS)
+        checked(&source, &root, args.with_trivy, now(now_given)?, release)?;
+        Ok(Validated {
+            name: source.name,
+            release: release.tag.to_string(),
+            warnings: source.notes,
+        })
+    })())
 }
 
-/// `harbor-deploy prepare`.
-pub fn prepare(
-    args: &RenderArgs,
-    out: Option<PathBuf>,
-    seed_file: Option<PathBuf>,
-    now_arg: Option<String>,
-) -> Result<ExitCode> {
-    Ok(match render_and_write(args, out, seed_file, now_arg)? {
-        Ok(_) => ExitCode::SUCCESS,
-        Err(code) => code,
-    })
-}
-
-/// Where `render_and_write` put a bundle.
-pub struct Written {
-    /// The installer directory (docker-compose.yml, common/config).
+/// A bundle rendered in memory, with where it belongs on the host.
+pub(crate) struct Rendered {
+    pub bundle: Bundle,
     pub out: PathBuf,
-    /// The data volume on the host.
     pub data: PathBuf,
+    pub seed: [u8; 32],
+    pub seed_is_new: bool,
+    pub release: &'static Release,
+    pub hostname: String,
+    pub warnings: Vec<String>,
 }
 
-/// Renders and writes a bundle as `prepare` does; on invalid input prints every problem and
-/// returns the exit code.
-pub fn render_and_write(
-    args: &RenderArgs,
+impl Rendered {
+    /// The files of the bundle `prepare` would write because they are new or differ (the
+    /// seed, written on its own, is not one of them).
+    pub(crate) fn changed_files(&self) -> Vec<PathBuf> {
+        self.bundle
+            .entries
+            .iter()
+            .filter_map(|e| {
+                let bytes = e.contents.as_ref()?;
+                let path = disk::target(e, &self.out, &self.data);
+                let same = fs::read(&path).is_ok_and(|old| old == *bytes);
+                (!same).then_some(path)
+            })
+            .collect()
+    }
+}
+
+/// Renders as `prepare` does, reusing the data volume's seed and secrets, and writes nothing.
+pub(crate) fn render(
+    args: &RenderOptions,
     out: Option<PathBuf>,
-    seed_file: Option<PathBuf>,
-    now_arg: Option<String>,
-) -> Result<std::result::Result<Written, ExitCode>> {
-    let source = match source(args)? {
-        Ok(s) => s,
-        Err(code) => return Ok(Err(code)),
-    };
+    seed_file: Option<&Path>,
+    now_given: Option<i64>,
+) -> Result<Rendered> {
+    let source = source(args)?;
     let release = release(args)?;
     let root = HostRoot::new(&args.root);
-    let now = now(now_arg)?;
+    let now = now(now_given)?;
     let out = out.unwrap_or_else(|| source.dir.clone());
 
-    let (config, files) = match checked(&source, &root, args.with_trivy, now, release) {
-        Ok(ok) => ok,
-        Err(code) => return Ok(Err(code)),
-    };
+    let (config, files) = checked(&source, &root, args.with_trivy, now, release)?;
     let data = disk::data_dir(&config, &root);
     let state = disk::read_state(&data, &out)?;
-    let (seed, seed_is_new) = seed(&data, seed_file.as_deref())?;
+    let (seed, seed_is_new) = seed(&data, seed_file)?;
 
     let inputs = Inputs {
         config: &config,
@@ -363,13 +443,79 @@ pub fn render_and_write(
         with_trivy: args.with_trivy,
         release,
     };
-    let bundle = match harbor_prep::render(&inputs) {
-        Ok(b) => b,
-        Err(issues) => {
-            report(&source, issues.0);
-            return Ok(Err(ExitCode::from(EXIT_INVALID)));
-        }
+    let bundle = harbor_prep::render(&inputs).map_err(|issues| invalid(&source, issues.0))?;
+
+    let mut warnings = source.notes.clone();
+    warnings.extend(bundle.warnings.iter().cloned());
+    Ok(Rendered {
+        bundle,
+        out,
+        data,
+        seed,
+        seed_is_new,
+        release,
+        hostname: config.hostname.clone(),
+        warnings,
+    })
+}
+
+/// The installer directory of a run: the one given, else the config file's directory, else
+/// the current one.
+pub(crate) fn out_dir(args: &RenderOptions, out: Option<PathBuf>) -> PathBuf {
+    out.unwrap_or_else(|| {
+        args.config
+            .as_deref()
+            .and_then(Path::parent)
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    })
+}
+
+/// The installer directory and data volume a configuration names, absolute, without
+/// rendering anything.
+pub(crate) fn locate(args: &RenderOptions, out: Option<PathBuf>) -> Result<(PathBuf, PathBuf)> {
+    let source = source(args)?;
+    let (config, issues) = Config::read(&source.text);
+    let Some(config) = config else {
+        return Err(invalid(&source, issues).into());
     };
+    let data = disk::data_dir(&config, &HostRoot::new(&args.root));
+    let out = out_dir(args, out);
+    let absolute = |p: &Path| {
+        std::path::absolute(p).with_context(|| format!("cannot resolve {}", p.display()))
+    };
+    Ok((absolute(&out)?, absolute(&data)?))
+}
+
+/// Validates the configuration as `render` will, without its keys: a configuration that
+/// does not validate is refused before the installer directory is created or locked.
+pub(crate) fn precheck(args: &RenderOptions, now_given: Option<i64>) -> Result<()> {
+    let source = source(args)?;
+    let release = release(args)?;
+    checked(
+        &source,
+        &HostRoot::new(&args.root),
+        args.with_trivy,
+        now(now_given)?,
+        release,
+    )?;
+    Ok(())
+}
+
+/// Writes a rendered bundle, the seed first, under the installer directory's lock.
+pub(crate) fn write(rendered: Rendered, lock: &disk::DirLock) -> Result<Prepared> {
+    let Rendered {
+        bundle,
+        out,
+        data,
+        seed,
+        seed_is_new,
+        release,
+        hostname,
+        mut warnings,
+    } = rendered;
+    warnings.extend(password_change(&bundle, &out, &data));
 
     // the seed goes first: if anything below fails, a re-run derives the same secrets
     if seed_is_new {
@@ -378,28 +524,96 @@ pub fn render_and_write(
             .with_context(|| format!("cannot create {}", data.display()))?;
         disk::write_atomic(&path, &seed, 0o600)?;
     }
-    let written = disk::write_bundle(&bundle, &out, &data)?;
+    let written = disk::write_bundle(&bundle, &out, &data, lock)?;
 
-    for warning in &bundle.warnings {
-        eprintln!("warning: {warning}");
-    }
-    if !written.owners_set {
-        eprintln!(
-            "warning: not running as root, so files keep your user as owner; Harbor's \
-             containers need the owners upstream uses (10000, 999), so run prepare as root \
-             before deploying"
-        );
-    }
-    println!(
-        "prepared harbor {} for {}: {} file(s) written, {} unchanged; installer in {}, data in {}",
-        release.tag,
-        config.hostname,
-        written.changed,
-        written.unchanged,
-        out.display(),
-        data.display()
-    );
-    Ok(Ok(Written { out, data }))
+    Ok(Prepared {
+        out,
+        data,
+        release: release.tag.to_string(),
+        hostname,
+        changed: written.changed,
+        unchanged: written.unchanged,
+        warnings,
+        owners_set: written.owners_set,
+    })
+}
+
+/// Renders the configuration and writes the installer tree and the data volume's secrets,
+/// in two phases under a lock; a second run with the same inputs changes no file.
+pub fn prepare(opts: &PrepareOptions) -> Result<Prepared, Error> {
+    typed((|| {
+        precheck(&opts.render, opts.now)?;
+        let out = out_dir(&opts.render, opts.out.clone());
+        let lock = disk::lock(&out)?;
+        let rendered = render(&opts.render, Some(out), opts.seed_file.as_deref(), opts.now)?;
+        write(rendered, &lock)
+    })())
+}
+
+/// What [`prepare`] would do, without writing anything: the files of the bundle it would
+/// write because they are new or differ, how many it would leave as they are, and its
+/// warnings.
+pub fn plan_prepare(opts: &PrepareOptions) -> Result<Prepared, Error> {
+    typed((|| {
+        let out = out_dir(&opts.render, opts.out.clone());
+        let rendered = render(&opts.render, Some(out), opts.seed_file.as_deref(), opts.now)?;
+        let changed = rendered.changed_files();
+        let total = rendered
+            .bundle
+            .entries
+            .iter()
+            .filter(|e| e.contents.is_some())
+            .count();
+        let mut warnings = rendered.warnings.clone();
+        warnings.extend(password_change(
+            &rendered.bundle,
+            &rendered.out,
+            &rendered.data,
+        ));
+        Ok(Prepared {
+            unchanged: total - changed.len(),
+            changed,
+            out: rendered.out,
+            data: rendered.data,
+            release: rendered.release.tag.to_string(),
+            hostname: rendered.hostname,
+            warnings,
+            owners_set: disk::is_root(),
+        })
+    })())
+}
+
+/// A warning when the database password changes over a database that exists: PostgreSQL
+/// keeps the password its cluster was created with, so the new one reaches the containers
+/// but not the database.
+fn password_change(bundle: &Bundle, out: &Path, data: &Path) -> Option<String> {
+    const ENV: &str = "common/config/db/env";
+    let password = |text: &str| {
+        harbor_prep::envfile::parse(text)
+            .ok()?
+            .into_iter()
+            .find(|(k, _)| k == "POSTGRES_PASSWORD")
+            .map(|(_, v)| v)
+    };
+    let new = bundle
+        .entries
+        .iter()
+        .find(|e| e.root == harbor_prep::Root::Install && e.path == ENV)
+        .and_then(|e| e.contents.as_deref())
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .and_then(password)?;
+    let old = fs::read_to_string(out.join(ENV))
+        .ok()
+        .and_then(|t| password(&t))?;
+    let cluster = fs::read_dir(data.join("database")).is_ok_and(|mut d| d.next().is_some());
+    (old != new && cluster).then(|| {
+        format!(
+            "database.password changed, but the database in {} keeps the password it was \
+             created with; set the new one inside PostgreSQL too (ALTER USER postgres PASSWORD \
+             ...), or core will be refused by the database",
+            data.join("database").display()
+        )
+    })
 }
 
 /// The data volume's seed, or the given one for a first run, or fresh randomness.
@@ -409,12 +623,13 @@ fn seed(data: &Path, given: Option<&Path>) -> Result<([u8; 32], bool)> {
         let seed = disk::read_seed(&persisted)?;
         if let Some(given) = given {
             if disk::read_seed(given)? != seed {
-                bail!(
+                return Err(InputError::new(format!(
                     "{} differs from the seed this data volume already uses ({}); keeping both \
                      would rotate every secret, so remove --seed-file or the data volume's seed",
                     given.display(),
                     persisted.display()
-                );
+                ))
+                .into());
             }
         }
         return Ok((seed, false));
@@ -431,13 +646,41 @@ fn fresh_seed() -> Result<[u8; 32]> {
     Ok(seed)
 }
 
+/// Inputs of [`gencert`].
+#[derive(Clone, Debug)]
+pub struct GencertOptions {
+    /// The directory to write the CA and the pairs into: an absolute one below `root`, a
+    /// relative one below the current directory.
+    pub path: PathBuf,
+    /// Validity of the certificates in days.
+    pub days: u32,
+    /// Prefix for absolute paths, as for prepare.
+    pub root: PathBuf,
+    /// A 32-byte seed to derive the keys from (default: the data volume's seed when
+    /// `<root>/data/secret/keys/seed` exists, else fresh randomness).
+    pub seed_file: Option<PathBuf>,
+    /// Replace files that already exist.
+    pub force: bool,
+    /// The time certificates start from, in Unix seconds (default: the clock).
+    pub now: Option<i64>,
+}
+
+/// What [`gencert`] wrote.
+#[derive(Clone, Debug)]
+pub struct Gencerted {
+    /// The directory written to.
+    pub dir: PathBuf,
+    /// The files' names.
+    pub files: Vec<String>,
+}
+
 /// Where gencert writes: an absolute `-p` below `--root`, a relative one below the current
 /// directory; never outside either through `..`.
 fn gencert_target(dir: &Path, root: &HostRoot) -> Result<PathBuf> {
     use std::path::Component;
 
     if dir.components().any(|c| c == Component::ParentDir) {
-        return Err(crate::InputError::new(format!(
+        return Err(InputError::new(format!(
             "-p {} holds `..`; give the directory without it",
             dir.display()
         ))
@@ -450,55 +693,49 @@ fn gencert_target(dir: &Path, root: &HostRoot) -> Result<PathBuf> {
     }
 }
 
-/// `harbor-deploy gencert`.
-pub fn gencert(
-    dir: &Path,
-    days: u32,
-    root: &Path,
-    seed_file: Option<PathBuf>,
-    force: bool,
-    now_arg: Option<String>,
-) -> Result<ExitCode> {
-    let root = HostRoot::new(root);
-    let target = gencert_target(dir, &root)?;
-    let now = now(now_arg)?;
+/// Creates the internal-TLS CA and a certificate for every component; refuses to replace
+/// files unless `force`.
+pub fn gencert(opts: &GencertOptions) -> Result<Gencerted, Error> {
+    typed((|| {
+        let root = HostRoot::new(&opts.root);
+        let target = gencert_target(&opts.path, &root)?;
+        let now = now(opts.now)?;
 
-    let seed = match seed_file {
-        Some(path) => disk::read_seed(&path)?,
-        None => {
-            let persisted = disk::seed_path(&root.join("/data"));
-            if persisted.exists() {
-                disk::read_seed(&persisted)?
-            } else {
-                fresh_seed()?
+        let seed = match &opts.seed_file {
+            Some(path) => disk::read_seed(path)?,
+            None => {
+                let persisted = disk::seed_path(&root.join("/data"));
+                if persisted.exists() {
+                    disk::read_seed(&persisted)?
+                } else {
+                    fresh_seed()?
+                }
             }
+        };
+        let files = harbor_prep::pki::internal_tls_bundle(&Seed::from_bytes(seed), now, opts.days)
+            .context("cannot create the certificates")?;
+
+        let existing: Vec<&str> = files
+            .iter()
+            .filter(|f| target.join(&f.name).exists())
+            .map(|f| f.name.as_str())
+            .collect();
+        if !existing.is_empty() && !opts.force {
+            bail!(
+                "{} already holds {}; nothing was written (pass --force to replace them)",
+                target.display(),
+                existing.join(", ")
+            );
         }
-    };
-    let files = harbor_prep::pki::internal_tls_bundle(&Seed::from_bytes(seed), now, days)
-        .context("cannot create the certificates")?;
 
-    let existing: Vec<&str> = files
-        .iter()
-        .filter(|f| target.join(&f.name).exists())
-        .map(|f| f.name.as_str())
-        .collect();
-    if !existing.is_empty() && !force {
-        eprintln!(
-            "error: {} already holds {}; nothing was written (pass --force to replace them)",
-            target.display(),
-            existing.join(", ")
-        );
-        return Ok(ExitCode::from(1));
-    }
-
-    fs::create_dir_all(&target).with_context(|| format!("cannot create {}", target.display()))?;
-    for file in &files {
-        disk::write_atomic(&target.join(&file.name), &file.contents, file.mode)?;
-    }
-    println!(
-        "wrote the internal TLS CA and {} file(s) to {}, valid {days} day(s)",
-        files.len(),
-        target.display()
-    );
-    Ok(ExitCode::SUCCESS)
+        fs::create_dir_all(&target)
+            .with_context(|| format!("cannot create {}", target.display()))?;
+        for file in &files {
+            disk::write_atomic(&target.join(&file.name), &file.contents, file.mode)?;
+        }
+        Ok(Gencerted {
+            dir: target,
+            files: files.iter().map(|f| f.name.clone()).collect(),
+        })
+    })())
 }

@@ -1,178 +1,23 @@
 //! `up`, `plan`, `status` and `down` against a real Docker engine (started by
-//! scripts/dockerd.sh when none answers) and the locally built test images.
-//!
-//! One test: container names are fixed by the compose file and the log port is
-//! 127.0.0.1:1514, so deployments on one engine run one after the other.
+//! scripts/dockerd.sh when none answers) and the locally built test images: end to end,
+//! idempotence, a change, readiness probes, faults and `down`.
 
-use std::collections::BTreeMap;
+mod deploy;
+
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Instant;
+
+use deploy::{Env, text};
 
 const PROJECT: &str = "hpt-engine";
 const OFFSET: u16 = 18100;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// Starts or finds the engine; returns its DOCKER_HOST.
-fn engine() -> String {
-    let out = Command::new("bash")
-        .arg(repo().join("scripts/dockerd.sh"))
-        .output()
-        .expect("run scripts/dockerd.sh");
-    assert!(
-        out.status.success(),
-        "dockerd.sh: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line = String::from_utf8_lossy(&out.stdout).to_string();
-    let host = line
-        .trim()
-        .strip_prefix("export DOCKER_HOST=")
-        .expect("dockerd.sh prints export DOCKER_HOST=...")
-        .trim_matches('\'')
-        .to_string();
-    let built = Command::new("bash")
-        .arg(repo().join("scripts/build-test-images.sh"))
-        .env("DOCKER_HOST", &host)
-        .output()
-        .expect("run build-test-images.sh");
-    assert!(
-        built.status.success(),
-        "build-test-images.sh: {}",
-        String::from_utf8_lossy(&built.stderr)
-    );
-    host
-}
-
-struct Env {
-    host: String,
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn docker(&self, args: &[&str]) -> Output {
-        Command::new("docker")
-            .args(args)
-            .env("DOCKER_HOST", &self.host)
-            .output()
-            .expect("run docker")
-    }
-
-    fn deploy(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_harbor-deploy"))
-            .args(args)
-            .env("DOCKER_HOST", &self.host)
-            .output()
-            .expect("run harbor-deploy")
-    }
-
-    fn up(&self, extra: &[&str]) -> Output {
-        let config = self.dir.path().join("harbor.yml");
-        let out = self.dir.path().join("harbor");
-        let offset = OFFSET.to_string();
-        let mut args = vec![
-            "up",
-            "--config",
-            config.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--project",
-            PROJECT,
-            "--publish-loopback",
-            "--port-offset",
-            &offset,
-            "--timeout",
-            "150",
-        ];
-        args.extend_from_slice(extra);
-        self.deploy(&args)
-    }
-
-    /// Container ID by service, from `status --json`.
-    fn ids(&self) -> BTreeMap<String, String> {
-        let out = self.deploy(&["status", "--project", PROJECT, "--json"]);
-        assert!(out.status.success());
-        let rows: Vec<serde_json::Value> =
-            serde_json::from_slice(&out.stdout).expect("status json");
-        rows.iter()
-            .map(|r| {
-                (
-                    r["service"].as_str().unwrap().to_string(),
-                    r["id"].as_str().unwrap().to_string(),
-                )
-            })
-            .collect()
-    }
-
-    /// Runs a command in a throwaway container of `image` on the project network.
-    fn probe(&self, image: &str, cmd: &[&str]) -> String {
-        let mut args = vec![
-            "run",
-            "--rm",
-            "--network",
-            PROJECT,
-            "--entrypoint",
-            cmd[0],
-            image,
-        ];
-        args.extend_from_slice(&cmd[1..]);
-        let out = self.docker(&args);
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    fn env_of(&self, container: &str, key: &str) -> String {
-        let out = self.docker(&[
-            "inspect",
-            "--format",
-            "{{range .Config.Env}}{{println .}}{{end}}",
-            container,
-        ]);
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{key}=")).map(str::to_string))
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        let _ = self.deploy(&["down", "--project", PROJECT, "--purge", "--yes"]);
-        let _ = self.deploy(&["down", "--project", PROJECT]);
-    }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 #[test]
 fn up_plan_status_down_on_a_real_engine() {
-    let host = engine();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let work = dir.path().to_path_buf();
-    std::fs::set_permissions(&work, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let default = std::fs::read_to_string(repo().join("harbor-prep/src/default.yml")).unwrap();
-    let config = default
-        .replace("{{HOSTNAME}}", "harbor.example.test")
-        .replace(
-            "data_volume: /data\n",
-            &format!("data_volume: {}/data\n", work.display()),
-        )
-        .replace(
-            "    location: /var/log/harbor\n",
-            &format!("    location: {}/log\n", work.display()),
-        );
-    assert!(config.contains(&format!("{}/data", work.display())));
-    std::fs::write(work.join("harbor.yml"), &config).unwrap();
-    let env = Env { host, dir };
+    let env = Env::new(PROJECT, OFFSET);
+    let work = env.work();
+    let config = env.config.clone();
 
     // from nothing
     let t = Instant::now();
@@ -267,30 +112,58 @@ fn up_plan_status_down_on_a_real_engine() {
     assert_eq!(env.ids(), ids);
     eprintln!("timings: up from nothing {first:?}, no-op up {noop:?}");
 
+    // a crash that the restart policy healed before this run is history, not a failure
+    let pid = env.docker(&["inspect", "-f", "{{.State.Pid}}", "harbor-portal"]);
+    let pid = String::from_utf8_lossy(&pid.stdout).trim().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-9", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let t = Instant::now();
+    loop {
+        let out = env.docker(&[
+            "inspect",
+            "-f",
+            "{{.RestartCount}} {{.State.Health.Status}}",
+            "harbor-portal",
+        ]);
+        if String::from_utf8_lossy(&out.stdout).trim() == "1 healthy" {
+            break;
+        }
+        assert!(
+            t.elapsed().as_secs() < 60,
+            "portal not back after a restart"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    let out = env.up(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("nothing changed"), "{}", text(&out));
+
     // a log level change: plan says so, up recreates exactly those containers
     std::fs::write(
         work.join("harbor.yml"),
         config.replace("\n  level: info\n", "\n  level: debug\n"),
     )
     .unwrap();
-    let cfg = work.join("harbor.yml");
-    let outdir = work.join("harbor");
-    let plan = env.deploy(&[
-        "plan",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--out",
-        outdir.to_str().unwrap(),
-        "--project",
-        PROJECT,
-        "--publish-loopback",
-        "--port-offset",
-        &OFFSET.to_string(),
-    ]);
+    let before: Vec<u8> = std::fs::read(work.join("harbor/common/config/core/env")).unwrap();
+    let plan = env.plan(&[]);
     let plan_text = text(&plan);
     assert!(plan_text.contains("core: recreate"), "{plan_text}");
-    assert!(plan_text.contains("log: unchanged"), "{plan_text}");
+    assert!(plan_text.contains("log: keep"), "{plan_text}");
     assert_eq!(env.ids(), ids, "plan changed containers");
+    assert_eq!(
+        std::fs::read(work.join("harbor/common/config/core/env")).unwrap(),
+        before,
+        "plan wrote the bundle"
+    );
+    assert!(
+        plan_text.contains("common/config/core/env: write"),
+        "{plan_text}"
+    );
     let out = env.up(&[]);
     assert!(out.status.success(), "{}", text(&out));
     let after = env.ids();
@@ -315,6 +188,73 @@ fn up_plan_status_down_on_a_real_engine() {
     assert_ne!(after["core"], ids["core"]);
     assert_eq!(env.env_of("harbor-core", "LOG_LEVEL"), "debug");
 
+    // a new host port that is taken: plan and up refuse before anything is removed or
+    // written, and the deployment keeps running as it was
+    let moved = config.replace("http:\n  port: 80\n", "http:\n  port: 81\n");
+    assert_ne!(moved, config);
+    std::fs::write(work.join("harbor.yml"), &moved).unwrap();
+    let compose_before = std::fs::read(work.join("harbor/docker-compose.yml")).unwrap();
+    let before = env.ids();
+    let taken = TcpListener::bind(("127.0.0.1", 81 + OFFSET)).expect("bind port 81 + offset");
+    let plan = env.plan(&[]);
+    assert_eq!(plan.status.code(), Some(1), "{}", text(&plan));
+    assert!(text(&plan).contains("already in use"), "{}", text(&plan));
+    let out = env.up(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("127.0.0.1:{}", 81 + OFFSET)),
+        "{}",
+        text(&out)
+    );
+    assert!(!text(&out).contains("removing"), "{}", text(&out));
+    drop(taken);
+    assert_eq!(env.ids(), before, "a refused up changed containers");
+    assert_eq!(
+        std::fs::read(work.join("harbor/docker-compose.yml")).unwrap(),
+        compose_before,
+        "a refused up wrote the bundle"
+    );
+    std::fs::write(work.join("harbor.yml"), &config).unwrap();
+
+    // images without a health check are probed from inside their container: a portal that
+    // serves is found ready, one that never listens fails `up` within its timeout, named
+    env.build(
+        "hpt-test/portal-nocheck:1",
+        "FROM goharbor/harbor-portal:v2.15.2\nHEALTHCHECK NONE\n",
+    );
+    env.build(
+        "hpt-test/portal-silent:1",
+        "FROM goharbor/harbor-portal:v2.15.2\nHEALTHCHECK NONE\nENTRYPOINT [\"sleep\", \"3600\"]\n",
+    );
+    let images = work.join("images.yml");
+    std::fs::write(&images, "portal: hpt-test/portal-nocheck:1\n").unwrap();
+    let out = env.up(&["--images", images.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let portal = env
+        .status()
+        .into_iter()
+        .find(|r| r["service"] == "portal")
+        .expect("portal in status");
+    assert_eq!(portal["health"], "none", "{portal}");
+    assert_eq!(portal["state"], "running", "{portal}");
+    std::fs::write(&images, "portal: hpt-test/portal-silent:1\n").unwrap();
+    let out = env.up(&["--images", images.to_str().unwrap(), "--timeout", "25"]);
+    assert!(!out.status.success());
+    let t = text(&out);
+    assert!(
+        t.contains("service portal (container harbor-portal) is not healthy within the timeout"),
+        "{t}"
+    );
+    assert!(t.contains("health probing"), "{t}");
+    let out = env.up(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let _ = env.docker(&[
+        "rmi",
+        "-f",
+        "hpt-test/portal-nocheck:1",
+        "hpt-test/portal-silent:1",
+    ]);
+
     // down keeps the data; a taken port is named; down again
     let out = env.deploy(&["down", "--project", PROJECT]);
     assert!(out.status.success(), "{}", text(&out));
@@ -326,6 +266,57 @@ fn up_plan_status_down_on_a_real_engine() {
             .map(|mut d| d.next().is_some())
             .unwrap_or(false)
     );
+
+    // images that are not on the engine are named, with how to get them, before anything
+    // is created; --image-prefix and --images both count
+    let out = env.up(&["--image-prefix", "mirror.invalid/"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains("mirror.invalid/goharbor/harbor-log:v2.15.2 (service log)"),
+        "{t}"
+    );
+    assert!(t.contains("docker load"), "{t}");
+    std::fs::write(&images, "core: hpt-test/no-such-core:1\n").unwrap();
+    let out = env.up(&["--images", images.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("hpt-test/no-such-core:1 (service core)"),
+        "{}",
+        text(&out)
+    );
+    assert!(!text(&out).contains("harbor-log:v2.15.2 (service log)"));
+    assert!(env.labelled().is_empty(), "up created containers");
+    std::fs::write(&images, "nosuch: hpt-test/x:1\n").unwrap();
+    let out = env.up(&["--images", images.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("service `nosuch` is not in the bundle"),
+        "{}",
+        text(&out)
+    );
+
+    // a container of someone else's under a name the bundle needs: refused and left alone,
+    // and nothing of the project is created
+    let foreign = env.docker(&[
+        "create",
+        "--name",
+        "harbor-log",
+        "goharbor/harbor-log:v2.15.2",
+    ]);
+    assert!(foreign.status.success(), "{}", text(&foreign));
+    let out = env.up(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out)
+            .contains("a container named harbor-log exists and harbor-deploy did not create it"),
+        "{}",
+        text(&out)
+    );
+    assert!(env.labelled().is_empty(), "up created containers");
+    assert!(env.docker(&["inspect", "harbor-log"]).status.success());
+    assert!(env.docker(&["rm", "harbor-log"]).status.success());
+
     let taken = TcpListener::bind(("127.0.0.1", port)).expect("bind the proxy port");
     let out = env.up(&[]);
     assert!(!out.status.success());
@@ -338,26 +329,11 @@ fn up_plan_status_down_on_a_real_engine() {
     drop(taken);
 
     // a stand-in made to exit: the error names it with its logs
-    let build = Command::new("docker")
-        .args(["build", "-q", "-t", "hpt-test/jobservice-exits:1", "-"])
-        .env("DOCKER_HOST", &env.host)
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            use std::io::Write;
-            c.stdin.take().unwrap().write_all(
-                b"FROM goharbor/harbor-jobservice:v2.15.2\nENV STANDIN_EXIT_AFTER=1\n",
-            )?;
-            c.wait_with_output()
-        })
-        .expect("docker build");
-    assert!(build.status.success());
-    std::fs::write(
-        work.join("images.yml"),
-        "jobservice: hpt-test/jobservice-exits:1\n",
-    )
-    .unwrap();
-    let images = work.join("images.yml");
+    env.build(
+        "hpt-test/jobservice-exits:1",
+        "FROM goharbor/harbor-jobservice:v2.15.2\nENV STANDIN_EXIT_AFTER=1\n",
+    );
+    std::fs::write(&images, "jobservice: hpt-test/jobservice-exits:1\n").unwrap();
     let out = env.up(&["--images", images.to_str().unwrap()]);
     assert!(!out.status.success());
     let t = text(&out);

@@ -1,0 +1,529 @@
+//! `up`, `plan`, `status` and `down`: converge a Docker engine to a rendered bundle through
+//! the Engine API.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow};
+use bollard::Docker;
+use bollard::query_parameters::CreateContainerOptions;
+
+mod health;
+mod manage;
+mod spec;
+
+pub use manage::{DownOptions, DownReport, ServiceStatus, down, down_with, status};
+
+use health::{Waiter, describe};
+use manage::Existing;
+use manage::{
+    check_names, check_network, check_ports, ensure_network, existing, missing_images, remove,
+    start, steps,
+};
+use spec::{Desired, View, create_bind_sources, desired, image_overrides};
+
+use crate::compose::ComposeFile;
+use crate::error::{Error, ErrorKind, InputError, typed};
+use crate::prepare::{Prepared, RenderOptions};
+
+/// Label holding the project a container or network belongs to.
+const LABEL_PROJECT: &str = "org.harbor-prep.project";
+/// Label holding the compose service name of a container.
+const LABEL_SERVICE: &str = "org.harbor-prep.service";
+/// Label holding the hash of a container's inputs.
+const LABEL_HASH: &str = "org.harbor-prep.inputs";
+/// Label holding the position of a container in the start order.
+const LABEL_ORDER: &str = "org.harbor-prep.order";
+/// Label holding the installer directory a container was made from.
+const LABEL_OUT: &str = "org.harbor-prep.out";
+/// Label holding the data volume a container was made from.
+const LABEL_DATA: &str = "org.harbor-prep.data";
+
+/// Inputs of [`up`] and [`plan`].
+#[derive(Clone, Debug)]
+pub struct UpOptions {
+    /// The configuration. Its `root` must be `/`: the containers mount the host paths the
+    /// compose file names.
+    pub render: RenderOptions,
+    /// The installer directory (default: the config file's directory, or the current one).
+    pub out: Option<PathBuf>,
+    /// Project name: the network's name and the label of every container.
+    pub project: String,
+    /// Prefix every image reference with a registry or namespace, e.g. `mirror.example/`.
+    pub image_prefix: Option<String>,
+    /// A YAML map from service name to image reference, overriding the compose file's.
+    pub images: Option<PathBuf>,
+    /// How long to wait, from the start, for every container to be healthy.
+    pub timeout: Duration,
+    /// Publish every port on 127.0.0.1 only (tests, single hosts behind another proxy).
+    pub publish_loopback: bool,
+    /// Add this to every published host port that the compose file binds on all interfaces.
+    pub port_offset: u16,
+}
+
+impl Default for UpOptions {
+    fn default() -> UpOptions {
+        UpOptions {
+            render: RenderOptions::default(),
+            out: None,
+            project: "harbor".to_string(),
+            image_prefix: None,
+            images: None,
+            timeout: Duration::from_secs(300),
+            publish_loopback: false,
+            port_offset: 0,
+        }
+    }
+}
+
+/// What happens to a service.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+pub enum Action {
+    /// Its container is as the bundle wants it and running.
+    Keep,
+    /// Its container is as the bundle wants it but stopped.
+    Start,
+    /// It has no container yet.
+    Create,
+    /// Its inputs changed: the container is replaced.
+    Recreate,
+    /// Unchanged, but a service it depends on is replaced.
+    Restart,
+    /// It is no longer in the bundle.
+    Remove,
+}
+
+impl Action {
+    /// A stable lower-case name: `keep`, `start`, `create`, `recreate`, `restart`, `remove`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Keep => "keep",
+            Action::Start => "start",
+            Action::Create => "create",
+            Action::Recreate => "recreate",
+            Action::Restart => "restart",
+            Action::Remove => "remove",
+        }
+    }
+
+    /// Why, in words.
+    fn reason(self) -> &'static str {
+        match self {
+            Action::Keep => "unchanged",
+            Action::Start => "stopped, unchanged",
+            Action::Create => "no container yet",
+            Action::Recreate => "inputs changed",
+            Action::Restart => "a dependency is recreated",
+            Action::Remove => "no longer in the bundle",
+        }
+    }
+}
+
+/// One service's part in a plan.
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// Compose service name.
+    pub service: String,
+    /// Container name.
+    pub container: String,
+    /// What happens.
+    pub action: Action,
+    /// Why, in words.
+    pub reason: String,
+}
+
+/// What [`up`] would do, computed without touching the engine or the disk.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// The project.
+    pub project: String,
+    /// Every service in start order, then the containers to remove.
+    pub steps: Vec<Step>,
+    /// Whether anything would change: files of the bundle or containers.
+    pub changed: bool,
+    /// Files `prepare` would write because they are new or different.
+    pub files: Vec<PathBuf>,
+}
+
+/// What [`up`] did.
+#[derive(Clone, Debug)]
+pub struct UpReport {
+    /// The project.
+    pub project: String,
+    /// Every service in start order, then the removed containers.
+    pub steps: Vec<Step>,
+    /// Whether any container or file changed.
+    pub changed: bool,
+    /// The bundle written.
+    pub prepared: Prepared,
+    /// From the start to all healthy.
+    pub elapsed: Duration,
+}
+
+/// What [`up`] is doing, for a progress display.
+#[derive(Clone, Debug)]
+pub enum Progress {
+    /// The steps, before anything is touched.
+    Planned(Vec<Step>),
+    /// A step has started.
+    Working {
+        /// The service.
+        service: String,
+        /// What is done to it.
+        action: Action,
+    },
+    /// A service is not healthy yet; sent at every poll.
+    Waiting {
+        /// The service.
+        service: String,
+        /// The container's state (`running`, `created`, ...).
+        state: String,
+        /// Its health (`starting`, `probing`, `none`, ...).
+        health: String,
+        /// Since `up` began.
+        elapsed: Duration,
+    },
+    /// A service is healthy.
+    Ready {
+        /// The service.
+        service: String,
+        /// Since `up` began.
+        elapsed: Duration,
+    },
+    /// A container no longer in the bundle was removed.
+    Removed {
+        /// The service.
+        service: String,
+    },
+    /// Something about the configuration worth reading, as soon as the bundle is written.
+    Warning(String),
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// The engine address from DOCKER_HOST; unset and empty both mean the local socket, as for
+/// the docker command.
+fn docker_host() -> Option<String> {
+    std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty())
+}
+
+/// Which engine the client talks to, for messages.
+fn engine_address() -> String {
+    match docker_host() {
+        Some(h) => format!("DOCKER_HOST={h}"),
+        None => "unix:///var/run/docker.sock (DOCKER_HOST is not set)".to_string(),
+    }
+}
+
+async fn connect() -> Result<Docker> {
+    let unreachable = |e: &dyn std::fmt::Display, what: &str| {
+        Error::new(
+            ErrorKind::EngineUnreachable,
+            format!(
+                "the docker engine at {} {what}: {e}; start it, or point DOCKER_HOST at it",
+                engine_address()
+            ),
+        )
+    };
+    let docker = match docker_host() {
+        None => Docker::connect_with_unix_defaults(),
+        Some(h) => {
+            let supported = ["unix://", "tcp://", "http://"];
+            if !supported.iter().any(|p| h.starts_with(p)) {
+                return Err(InputError::new(format!(
+                    "DOCKER_HOST={h} is not an address harbor-deploy can use; it takes \
+                     unix:///path/to/docker.sock, tcp://host:port or http://host:port"
+                ))
+                .into());
+            }
+            Docker::connect_with_defaults()
+        }
+    }
+    .map_err(|e| unreachable(&e, "cannot be reached"))?
+    .with_timeout(Duration::from_secs(60));
+
+    // an engine that takes the connection and never answers is as good as none
+    match tokio::time::timeout(Duration::from_secs(10), docker.version()).await {
+        Ok(Ok(_)) => Ok(docker),
+        Ok(Err(e)) => Err(unreachable(&e, "does not answer").into()),
+        Err(_) => Err(unreachable(&"no answer within 10 s", "does not answer").into()),
+    }
+}
+
+/// An engine call's error: a lost connection says the engine went away, anything else what
+/// the engine answered.
+fn engine_error(e: bollard::errors::Error, what: String) -> anyhow::Error {
+    use bollard::errors::Error as E;
+
+    match e {
+        E::DockerResponseServerError { .. } | E::JsonDataError { .. } => anyhow!(e).context(what),
+        other => Error::new(
+            ErrorKind::EngineUnreachable,
+            format!(
+                "{what}: the docker engine at {} stopped answering ({other}); start it and run \
+                 up again, which carries on from where this run stopped",
+                engine_address()
+            ),
+        )
+        .into(),
+    }
+}
+
+fn is_not_found(e: &bollard::errors::Error) -> bool {
+    matches!(
+        e,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+/// What `up` and `plan` converge to: the rendered bundle and the compose file it holds.
+struct Target {
+    view: View,
+    file: ComposeFile,
+    images: BTreeMap<String, String>,
+    out: PathBuf,
+    data: PathBuf,
+}
+
+/// Refuses a `--root`: the containers mount the host paths as the compose file names them.
+fn check_root(opts: &UpOptions) -> Result<()> {
+    if opts.render.root != Path::new("/") {
+        return Err(InputError::new(format!(
+            "--root {} cannot be deployed: the containers mount the host paths the compose file \
+             names, so up and plan take harbor.yml's paths as they are; set data_volume and \
+             log.local.location to where the files should live instead",
+            opts.render.root.display()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+fn target(opts: &UpOptions) -> Result<(crate::prepare::Rendered, Target)> {
+    let mut rendered = crate::prepare::render(&opts.render, opts.out.clone(), None, None)?;
+    rendered.out = std::path::absolute(&rendered.out)
+        .with_context(|| format!("cannot resolve {}", rendered.out.display()))?;
+    rendered.data = std::path::absolute(&rendered.data)
+        .with_context(|| format!("cannot resolve {}", rendered.data.display()))?;
+    let view = View::new(&rendered);
+    let compose_path = rendered.out.join("docker-compose.yml");
+    let text = String::from_utf8(view.read(&compose_path)?)
+        .with_context(|| format!("{} is not UTF-8", compose_path.display()))?;
+    let file = ComposeFile::parse(&text)
+        .with_context(|| format!("cannot parse {}", compose_path.display()))?;
+    let images = image_overrides(opts, &file)?;
+    let target = Target {
+        out: rendered.out.clone(),
+        data: rendered.data.clone(),
+        view,
+        file,
+        images,
+    };
+    Ok((rendered, target))
+}
+
+/// A project name the engine takes as a network name, and that labels can carry.
+fn check_project(project: &str) -> Result<()> {
+    let ok = project
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+        && project.len() <= 63
+        && project
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if !ok {
+        return Err(InputError::new(format!(
+            "--project `{project}` is not a usable name: 1 to 63 letters, digits, `_`, `.` or \
+             `-`, starting with a letter or digit"
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// What the engine holds of the project and what `up` would do to it, after every check
+/// that can refuse the run: names, images, the network, host ports. Nothing is changed.
+struct Preflight {
+    desired: Vec<Desired>,
+    existing: BTreeMap<String, Existing>,
+    steps: Vec<Step>,
+}
+
+async fn preflight(docker: &Docker, opts: &UpOptions, t: &Target) -> Result<Preflight> {
+    let desired = desired(docker, opts, t).await?;
+    let existing = existing(docker, &opts.project).await?;
+    check_names(docker, &opts.project, &desired).await?;
+    let steps = steps(&desired, &existing);
+
+    if steps.iter().any(|s| s.action != Action::Keep) {
+        missing_images(docker, &desired).await?;
+        check_network(docker, &opts.project).await?;
+        let action_of: BTreeMap<&str, Action> = steps
+            .iter()
+            .map(|s| (s.service.as_str(), s.action))
+            .collect();
+        check_ports(&desired, &action_of, &existing)?;
+    }
+    Ok(Preflight {
+        desired,
+        existing,
+        steps,
+    })
+}
+
+/// What `up` would create, recreate or remove, after the same checks `up` makes (names,
+/// images, network, host ports); writes nothing, to the disk or the engine.
+pub fn plan(opts: &UpOptions) -> Result<Plan, Error> {
+    typed((|| {
+        check_project(&opts.project)?;
+        check_root(opts)?;
+        let (rendered, t) = target(opts)?;
+        let mut files = rendered.changed_files();
+        if rendered.seed_is_new {
+            files.push(crate::disk::seed_path(&rendered.data));
+        }
+
+        runtime()?.block_on(async {
+            let docker = connect().await?;
+            let p = preflight(&docker, opts, &t).await?;
+            let changed = !files.is_empty() || p.steps.iter().any(|s| s.action != Action::Keep);
+            Ok(Plan {
+                project: opts.project.clone(),
+                steps: p.steps,
+                changed,
+                files,
+            })
+        })
+    })())
+}
+
+/// Renders the bundle as `prepare` does, checks everything that can refuse the run, then
+/// writes the bundle and brings the engine to it: creates, recreates, restarts or keeps each
+/// container, in dependency order, each started once what it depends on answers, and
+/// returns once all are healthy. Two runs on one installer directory take turns.
+pub fn up(opts: &UpOptions, progress: &mut dyn FnMut(&Progress)) -> Result<UpReport, Error> {
+    typed(converge(opts, progress))
+}
+
+fn converge(opts: &UpOptions, progress: &mut dyn FnMut(&Progress)) -> Result<UpReport> {
+    let started = Instant::now();
+    check_project(&opts.project)?;
+    let rt = runtime()?;
+
+    // the configuration must be valid and the engine answer before anything is written
+    check_root(opts)?;
+    crate::prepare::precheck(&opts.render, None)?;
+    let docker = rt.block_on(connect())?;
+    let lock = crate::disk::lock(&crate::prepare::out_dir(&opts.render, opts.out.clone()))?;
+    let (rendered, t) = target(opts)?;
+
+    rt.block_on(async {
+        let Preflight {
+            desired,
+            existing,
+            steps,
+        } = preflight(&docker, opts, &t).await?;
+        progress(&Progress::Planned(steps.clone()));
+
+        // every refusal is behind: now the bundle, and the host directories Compose would
+        // create for binds whose source is missing
+        let prepared = crate::prepare::write(rendered, &lock)?;
+        for w in &prepared.warnings {
+            progress(&Progress::Warning(w.clone()));
+        }
+        create_bind_sources(&t)?;
+
+        let action_of: BTreeMap<&str, Action> = steps
+            .iter()
+            .map(|s| (s.service.as_str(), s.action))
+            .collect();
+        let mut waiter = Waiter::new(&docker, started, opts.timeout, progress);
+        let untouched = steps.iter().all(|s| s.action == Action::Keep);
+        if !untouched {
+            ensure_network(&docker, &opts.project).await?;
+
+            for s in steps.iter().filter(|s| s.action == Action::Remove) {
+                if let Some(e) = existing.get(&s.service) {
+                    remove(&docker, &e.id).await?;
+                    (waiter.progress)(&Progress::Removed {
+                        service: s.service.clone(),
+                    });
+                }
+            }
+            for d in desired.iter().rev() {
+                if action_of[d.service.as_str()] == Action::Recreate
+                    && let Some(e) = existing.get(&d.service)
+                {
+                    (waiter.progress)(&Progress::Working {
+                        service: d.service.clone(),
+                        action: Action::Remove,
+                    });
+                    remove(&docker, &e.id).await?;
+                }
+            }
+
+            for d in &desired {
+                for dep in &d.deps {
+                    if let Some(dd) = desired.iter().find(|x| &x.service == dep) {
+                        waiter.answers(dd).await?;
+                    }
+                }
+                let action = action_of[d.service.as_str()];
+                if action == Action::Keep {
+                    continue;
+                }
+                (waiter.progress)(&Progress::Working {
+                    service: d.service.clone(),
+                    action,
+                });
+                // restarts before this run are history; from here on, one is a failure
+                waiter.fresh(&d.service);
+                match action {
+                    Action::Keep | Action::Remove => {}
+                    Action::Start => start(&docker, d).await?,
+                    Action::Restart => {
+                        docker
+                            .restart_container(&d.name, None)
+                            .await
+                            .map_err(|e| engine_error(e, format!("cannot restart {}", d.name)))?;
+                    }
+                    Action::Create | Action::Recreate => {
+                        let options = CreateContainerOptions {
+                            name: Some(d.name.clone()),
+                            ..Default::default()
+                        };
+                        docker
+                            .create_container(Some(options), d.body.clone())
+                            .await
+                            .map_err(|e| {
+                                engine_error(e, format!("cannot create {} ({})", d.name, d.service))
+                            })?;
+                        start(&docker, d).await?;
+                    }
+                }
+            }
+        }
+        for d in &desired {
+            waiter.healthy(d).await?;
+        }
+
+        let changed = !untouched || !prepared.changed.is_empty();
+        Ok(UpReport {
+            project: opts.project.clone(),
+            steps,
+            changed,
+            prepared,
+            elapsed: started.elapsed(),
+        })
+    })
+}
