@@ -38,6 +38,15 @@ pub mod keys {
     ];
 }
 
+/// The generated strings and the core/env variable each one is persisted in.
+const ENV_SECRETS: [(&str, &str); 5] = [
+    (keys::CORE_SECRET, "CORE_SECRET"),
+    (keys::JOBSERVICE_SECRET, "JOBSERVICE_SECRET"),
+    (keys::REGISTRY_PASSWORD, "REGISTRY_CREDENTIAL_PASSWORD"),
+    (keys::CSRF_KEY, "CSRF_KEY"),
+    (keys::ROBOT_PREFIX, "ROBOT_SCANNER_NAME_PREFIX"),
+];
+
 /// Persisted secrets by name (see [`keys`]). Empty for a first render.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct State {
@@ -60,6 +69,14 @@ impl State {
         self.values.insert(name.into(), value);
     }
 
+    /// The names that are none of [`keys::ALL`], in order.
+    pub fn unknown(&self) -> impl Iterator<Item = &str> {
+        self.values
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !keys::ALL.contains(k))
+    }
+
     /// All values, by name.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Secret)> {
         self.values.iter().map(|(k, v)| (k.as_str(), v))
@@ -68,6 +85,36 @@ impl State {
     /// Problems with persisted values that must stop a render before anything is written.
     pub fn check(&self) -> Vec<Issue> {
         let mut issues = Vec::new();
+
+        // the generated strings land in env files and the registry's config; a blank one
+        // would leave a service without its secret
+        for (name, var) in ENV_SECRETS {
+            let Some(value) = self.get(name) else {
+                continue;
+            };
+            let value = value.expose();
+            let why = if value.is_empty() {
+                "is empty"
+            } else if name == keys::CSRF_KEY && value.len() != 32 {
+                "is not 32 bytes long (core would replace it by a random key at every start, \
+                 which ends every session)"
+            } else if value.chars().any(char::is_control) {
+                "holds a line break or another control character"
+            } else {
+                continue;
+            };
+            issues.push(Issue::new(
+                name,
+                None,
+                Code::InvalidValue,
+                format!(
+                    "the persisted `{name}` ({var} in common/config/core/env) {why}, which no \
+                     generated secret does; restore the earlier value, or leave it out to have \
+                     one derived from the seed"
+                ),
+            ));
+        }
+
         if let Some(key) = self.get(keys::SECRETKEY) {
             if key.expose().len() != 16 {
                 issues.push(Issue::new(

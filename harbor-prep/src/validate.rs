@@ -45,6 +45,10 @@ impl Checker<'_> {
     }
 }
 
+/// The longest value an environment variable can carry into a container: Linux takes at most
+/// 128 KiB for `NAME=value` with its NUL, and the longest name is well under 1 KiB.
+const ENV_VALUE_MAX: usize = 127 * 1024;
+
 /// Applies every rule; returns all problems found, in input order.
 pub fn check(config: &Config, ctx: Context<'_>) -> Vec<Issue> {
     let mut c = Checker {
@@ -746,8 +750,42 @@ fn storage(c: &mut Checker<'_>) {
 fn services(c: &mut Checker<'_>) {
     let config = c.config;
 
+    // the kernel passes a container no environment variable longer than 128 KiB
+    for (key, value) in crate::render::env_values(config) {
+        if value.len() > ENV_VALUE_MAX {
+            c.add(
+                key,
+                Code::OutOfRange,
+                format!(
+                    "is {} bytes long, but it is passed to the containers as an environment \
+                     variable, which Linux limits to {ENV_VALUE_MAX} bytes; shorten it",
+                    value.len()
+                ),
+            );
+        }
+    }
+
+    if config.harbor_admin_password.expose().is_empty() {
+        c.add(
+            "harbor_admin_password",
+            Code::InvalidValue,
+            "the admin password is empty, so nobody could log in as admin; set the password \
+             of the first login (it can be changed in the portal afterwards)"
+                .into(),
+        );
+    }
+
     // the bundled database sets its password from a file it reads up to the first line break
     let password = config.database.password.expose();
+    if config.external_database.is_none() && password.is_empty() {
+        c.add(
+            "database.password",
+            Code::InvalidValue,
+            "the bundled database needs a password: it accepts connections by password only, \
+             so core could never log in with an empty one"
+                .into(),
+        );
+    }
     if config.external_database.is_none() && password.contains(['\n', '\r']) {
         c.add(
             "database.password",

@@ -547,6 +547,75 @@ fn short_secret_key_keeps_its_message() {
     );
 }
 
+#[test]
+fn blank_or_broken_persisted_strings_are_refused_by_name() {
+    use harbor_prep::state::keys;
+
+    for (name, var) in [
+        (keys::CORE_SECRET, "CORE_SECRET"),
+        (keys::JOBSERVICE_SECRET, "JOBSERVICE_SECRET"),
+        (keys::REGISTRY_PASSWORD, "REGISTRY_CREDENTIAL_PASSWORD"),
+        (keys::CSRF_KEY, "CSRF_KEY"),
+        (keys::ROBOT_PREFIX, "ROBOT_SCANNER_NAME_PREFIX"),
+    ] {
+        for value in ["", "robot$\nEVIL=1", "cr\rhere", "tab\there", "a\u{0}b"] {
+            let mut state = State::new();
+            state.set(name, Secret::new(value));
+
+            let found = state.check();
+
+            assert_eq!(found.len(), 1, "{name} = {value:?}: {found:#?}");
+            assert_eq!(found[0].path, name);
+            assert_eq!(found[0].code, Code::InvalidValue);
+            assert!(found[0].message.contains(var), "{}", found[0].message);
+            assert!(
+                value.is_empty() || !found[0].message.contains(value),
+                "{}",
+                found[0].message
+            );
+        }
+
+        // what a caller persisted may hold any printable character
+        let mut state = State::new();
+        state.set(name, Secret::new("AbCd 'Ef' \"$x\" #y 0123456789ABCD"));
+        assert!(state.check().is_empty(), "{name}");
+    }
+
+    // core replaces a CSRF key of another length by a random one at every start
+    let mut state = State::new();
+    state.set(keys::CSRF_KEY, Secret::new("AbCdEf0123456789"));
+    let found = state.check();
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0].message.contains("not 32 bytes"),
+        "{}",
+        found[0].message
+    );
+}
+
+#[test]
+fn unknown_state_names_are_kept_and_warned_about() {
+    let text = base();
+    let mut state = State::new();
+    state.set("core_secrett", Secret::new("AbCdEf0123456789"));
+
+    let bundle = support::render_text(&text, false, &state).unwrap();
+
+    assert!(
+        bundle
+            .warnings
+            .iter()
+            .any(|w| w.contains("`core_secrett`") && !w.contains("AbCdEf")),
+        "{:#?}",
+        bundle.warnings
+    );
+    assert!(bundle.state.get("core_secrett").is_some());
+    assert_ne!(
+        bundle.state.get("core_secret").map(Secret::expose),
+        Some("AbCdEf0123456789")
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // 7. external_url
 
@@ -873,4 +942,49 @@ fn int_tag_reads_the_text_as_a_number() {
     let config = Config::from_yaml(&with("  port: 80", "  port: !!int \"8080\"")).unwrap();
 
     assert_eq!(config.http.port, 8080);
+}
+
+#[test]
+fn empty_passwords_that_lock_everyone_out_are_refused() {
+    let found = issues(&with(
+        "harbor_admin_password: Harbor12345",
+        "harbor_admin_password: \"\"",
+    ));
+    let issue = one(&found, "harbor_admin_password", Code::InvalidValue);
+    assert!(issue.message.contains("empty"), "{}", issue.message);
+    assert_eq!(issue.mark.map(|m| m.line), Some(11));
+
+    let found = issues(&with("  password: root123", "  password: \"\""));
+    let issue = one(&found, "database.password", Code::InvalidValue);
+    assert!(
+        issue.message.contains("needs a password"),
+        "{}",
+        issue.message
+    );
+
+    // an external database may take other kinds of authentication
+    let text = with("  password: root123", "  password: \"\"")
+        + "external_database:\n  harbor:\n    host: pg.example.test\n    port: 5432\n    \
+           db_name: registry\n    username: harbor\n    password: \"\"\n    ssl_mode: disable\n";
+    assert!(at(&issues(&text), "database.password").is_empty());
+}
+
+#[test]
+fn values_too_long_for_an_environment_variable_are_refused() {
+    let long = "x".repeat(200 * 1024);
+    let found = issues(&with(
+        "harbor_admin_password: Harbor12345",
+        &format!("harbor_admin_password: {long}"),
+    ));
+    let issue = one(&found, "harbor_admin_password", Code::OutOfRange);
+    assert!(issue.message.contains("204800 bytes"), "{}", issue.message);
+    assert!(!issue.message.contains("xxxx"));
+
+    // as long as an environment variable may be is fine
+    let fits = "x".repeat(100 * 1024);
+    let found = issues(&with(
+        "harbor_admin_password: Harbor12345",
+        &format!("harbor_admin_password: {fits}"),
+    ));
+    assert!(at(&found, "harbor_admin_password").is_empty(), "{found:#?}");
 }

@@ -531,7 +531,7 @@ fn check_encodable(config: &Config) -> Result<(), Vec<Issue>> {
 }
 
 /// The user's values that land in env files, by key.
-fn env_values(config: &Config) -> Vec<(&'static str, &str)> {
+pub(crate) fn env_values(config: &Config) -> Vec<(&'static str, &str)> {
     let mut values: Vec<(&'static str, &str)> = vec![
         (
             "harbor_admin_password",

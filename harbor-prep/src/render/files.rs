@@ -84,7 +84,7 @@ fn config_file(
             "",
             None,
             Code::Encoding,
-            format!("cannot render {path}: {e:#}"),
+            format!("cannot render {path}: {e}"),
         )]
     })?;
     out.file(
@@ -200,7 +200,7 @@ pub(super) fn all(
             "",
             None,
             Code::Encoding,
-            format!("cannot render docker-compose.yml: {e:#}"),
+            format!("cannot render docker-compose.yml: {e}"),
         )]
     })?;
     out.file(

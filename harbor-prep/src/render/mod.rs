@@ -7,6 +7,8 @@ mod context;
 mod files;
 mod templates;
 
+pub(crate) use context::env_values;
+
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -148,7 +150,15 @@ pub fn render(inputs: &Inputs<'_>) -> Result<Bundle, Issues> {
     Ok(Bundle {
         entries: out.finish(),
         state,
-        warnings: context::warnings(inputs.config, inputs.release),
+        warnings: context::warnings(inputs.config, inputs.release)
+            .into_iter()
+            .chain(inputs.state.unknown().map(|name| {
+                format!(
+                    "the state holds `{name}`, which is no secret harbor-prep keeps (a typo of \
+                     one would get a new value); it is passed on unused"
+                )
+            }))
+            .collect(),
     })
 }
 
