@@ -41,16 +41,52 @@ pub fn host_files(config: &Config, root: &HostRoot, with_trivy: bool) -> HostFil
     files
 }
 
+/// The largest host file read (a certificate, a CA bundle); such files are kilobytes.
+const HOST_FILE_LIMIT: u64 = 16 << 20;
+
 fn read_host_file(path: &Path) -> io::Result<HostFile> {
+    let contents = read_limited(path, HOST_FILE_LIMIT)?;
+    let meta = fs::metadata(path)?;
+    Ok(HostFile {
+        contents,
+        mode: meta.mode() & 0o7777,
+        uid: meta.uid(),
+    })
+}
+
+/// Reads a regular file of at most `limit` bytes. A directory, a FIFO or a device (which may
+/// block, or never end) and anything larger are refused with a reason.
+pub(crate) fn read_limited(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+
     let meta = fs::metadata(path)?;
     if meta.is_dir() {
         return Err(io::Error::other("it is a directory, not a file"));
     }
-    Ok(HostFile {
-        contents: fs::read(path)?,
-        mode: meta.mode() & 0o7777,
-        uid: meta.uid(),
-    })
+    if !meta.is_file() {
+        return Err(io::Error::other(
+            "it is not a regular file (a pipe or a device)",
+        ));
+    }
+    let mut bytes = Vec::new();
+    fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(io::Error::other(format!("it is larger than {limit} bytes")));
+    }
+    Ok(bytes)
+}
+
+/// Creates a directory and its missing parents, each `rwxr-xr-x` whatever the process's umask
+/// (a library caller's may be 000); the bundle then sets its own directories' modes.
+pub fn make_dirs(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(path)
 }
 
 /// An io error as a short lower-case reason.
@@ -214,7 +250,7 @@ pub fn write_bundle(bundle: &Bundle, out: &Path, data: &Path, _lock: &DirLock) -
                             path.display()
                         );
                     }
-                    fs::create_dir_all(&path)
+                    make_dirs(&path)
                         .with_context(|| format!("cannot create {}", path.display()))?;
                     fs::set_permissions(&path, fs::Permissions::from_mode(entry.mode))
                         .with_context(|| format!("cannot set the mode of {}", path.display()))?;
@@ -277,11 +313,40 @@ pub struct DirLock(#[allow(dead_code)] fs::File);
 /// Locks the installer directory itself (no lock file is left behind), creating it first;
 /// waits while another run holds it.
 pub fn lock(out: &Path) -> Result<DirLock> {
-    fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    make_dirs(out).with_context(|| format!("cannot create {}", out.display()))?;
     let dir = fs::File::open(out).with_context(|| format!("cannot open {}", out.display()))?;
     rustix::fs::flock(&dir, rustix::fs::FlockOperation::LockExclusive)
         .with_context(|| format!("cannot lock {}", out.display()))?;
     Ok(DirLock(dir))
+}
+
+/// Runs `work` under the lock of the installer directory `out`. When the run fails and the
+/// directory did not exist before it, the directory goes again (if empty), so that a refused
+/// run leaves nothing behind.
+pub fn locked<T>(out: &Path, work: impl FnOnce(&DirLock) -> Result<T>) -> Result<T> {
+    let existed = out.exists();
+    let lock = lock(out)?;
+    let result = work(&lock);
+    drop(lock);
+    if result.is_err() && !existed {
+        let _ = fs::remove_dir(out);
+    }
+    result
+}
+
+/// Sets `path` to `mode` when its mode gives more away (to the group or others); returns the
+/// mode it had then, None when it was as strict already or the file is missing.
+pub fn tighten_mode(path: &Path, mode: u32) -> Result<Option<u32>> {
+    let Ok(meta) = fs::metadata(path) else {
+        return Ok(None);
+    };
+    let had = meta.mode() & 0o7777;
+    if had & !mode == 0 {
+        return Ok(None);
+    }
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .with_context(|| format!("cannot set the mode of {}", path.display()))?;
+    Ok(Some(had))
 }
 
 /// The temporary sibling a file is written to before it replaces `path`.
@@ -335,4 +400,113 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         return Err(e).with_context(|| format!("cannot write {}", path.display()));
     }
     Ok(())
+}
+
+/// Where, in a data volume, harbor-deploy lists what it created (beside the seed), so that a
+/// purge deletes what the installation made and nothing that was there before it: one entry
+/// a line, `data <path relative to the data volume>` (`.` for the data volume itself) or
+/// `install <absolute path>` for what it made in an installer directory.
+pub(crate) fn created_path(data: &Path) -> PathBuf {
+    data.join("secret/keys/created")
+}
+
+/// What creating `path` creates below `base`: the first directory or file between them that
+/// does not exist yet. None when `path` exists or is not below `base`.
+fn first_missing(base: &Path, path: &Path) -> Option<PathBuf> {
+    let rel = path.strip_prefix(base).ok()?;
+    let mut at = PathBuf::new();
+    for part in rel.components() {
+        at.push(part);
+        if fs::symlink_metadata(base.join(&at)).is_err() {
+            return Some(at);
+        }
+    }
+    None
+}
+
+/// What harbor-deploy made of an installation, as listed in its data volume.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Created {
+    /// Below the data volume, relative; `.` for the data volume itself.
+    pub data: Vec<PathBuf>,
+    /// In the installer directory, absolute.
+    pub install: Vec<PathBuf>,
+}
+
+/// Records, before they are made, the paths below `out` and `data` that making `paths` will
+/// create, adding them to the list the data volume holds.
+pub(crate) fn record_created(out: &Path, data: &Path, paths: &[PathBuf]) -> Result<()> {
+    let mut list = created(data)?;
+    let before = (list.data.len(), list.install.len());
+    if fs::symlink_metadata(data).is_err() {
+        // a purge deletes what was made in a data volume it made too, one entry at a time,
+        // and the volume itself only once it is empty: what the user put there later stays
+        list.data.push(PathBuf::from("."));
+    }
+    list.data
+        .extend(paths.iter().filter_map(|p| first_missing(data, p)));
+    list.install.extend(
+        paths
+            .iter()
+            .filter(|p| !p.starts_with(data))
+            .filter_map(|p| first_missing(out, p))
+            .map(|rel| out.join(rel)),
+    );
+    list.data.sort();
+    list.data.dedup();
+    list.install.sort();
+    list.install.dedup();
+    if (list.data.len(), list.install.len()) == before {
+        return Ok(());
+    }
+
+    let text: String = list
+        .data
+        .iter()
+        .map(|p| format!("data {}\n", p.display()))
+        .chain(
+            list.install
+                .iter()
+                .map(|p| format!("install {}\n", p.display())),
+        )
+        .collect();
+    let path = created_path(data);
+    if let Some(dir) = path.parent() {
+        make_dirs(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    write_atomic(&path, text.as_bytes(), 0o600)
+}
+
+/// What harbor-deploy recorded as created for the installation whose data volume is `data`.
+/// Only plain relative data paths and absolute install paths without `..` count, so that an
+/// edited list cannot point a purge elsewhere.
+pub(crate) fn created(data: &Path) -> Result<Created> {
+    let path = created_path(data);
+    let text = match fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Created::default()),
+        Err(e) => bail!("cannot read {}: {}", path.display(), describe(&e)),
+    };
+    let plain = |p: &Path| {
+        p.components().all(|c| {
+            matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::RootDir
+            )
+        })
+    };
+    let mut list = Created::default();
+    for line in text.lines() {
+        match line.split_once(' ') {
+            Some(("data", p)) if p == "." => list.data.push(PathBuf::from(p)),
+            Some(("data", p)) if Path::new(p).is_relative() && plain(Path::new(p)) => {
+                list.data.push(PathBuf::from(p));
+            }
+            Some(("install", p)) if Path::new(p).is_absolute() && plain(Path::new(p)) => {
+                list.install.push(PathBuf::from(p));
+            }
+            _ => {}
+        }
+    }
+    Ok(list)
 }

@@ -95,7 +95,7 @@ struct ValidateArgs {
 
 #[derive(Args)]
 struct GencertArgs {
-    /// The directory to write the CA and the pairs into (below --root).
+    /// The directory to write the CA and the pairs into: an absolute one below --root, a relative one below the current directory.
     #[arg(long, short = 'p', value_name = "DIR")]
     path: PathBuf,
     /// Validity of the certificates in days.
@@ -237,11 +237,7 @@ fn now(arg: Option<&str>) -> Result<Option<i64>, Error> {
 
 fn print_warnings(warnings: &[String]) {
     for w in warnings {
-        if w.contains(": note: ") || w.contains(": not carried over: ") {
-            eprintln!("{w}");
-        } else {
-            eprintln!("warning: {w}");
-        }
+        progress::print_warning(w);
     }
 }
 
@@ -318,10 +314,12 @@ fn plan(args: &PlanArgs) -> Result<(), Error> {
             "changed": plan.changed,
             "steps": steps,
             "files": files,
+            "warnings": plan.warnings,
         });
         println!("{doc:#}");
         return Ok(());
     }
+    print_warnings(&plan.warnings);
     for s in &plan.steps {
         println!("{}: {} ({})", s.service, s.action.as_str(), s.reason);
     }
@@ -338,8 +336,8 @@ fn up(args: &UpArgs) -> Result<(), Error> {
     let mut display = progress::Display::new();
     let result = harbor_deploy::up(&args.options(), &mut |p| display.show(p));
     display.finish();
+    // the warnings were shown as they came, above the progress
     let report = result?;
-    print_warnings(&report.prepared.warnings);
 
     let kept = report.steps.iter().all(|s| s.action == Action::Keep);
     if kept {
@@ -409,7 +407,11 @@ fn down(args: &DownArgs) -> Result<(), Error> {
             (render, args.out.clone())
         }),
     })?;
-    if report.removed.is_empty() && !report.network_removed && report.purged.is_empty() {
+    if report.removed.is_empty()
+        && !report.network_removed
+        && report.purged.is_empty()
+        && report.kept.is_empty()
+    {
         println!("project {}: nothing to take down", report.project);
         return Ok(());
     }
@@ -422,6 +424,13 @@ fn down(args: &DownArgs) -> Result<(), Error> {
     if args.purge {
         for p in &report.purged {
             println!("purged {}", p.display());
+        }
+        for p in &report.kept {
+            println!(
+                "kept {}: it was there before harbor-deploy made the installation; delete it \
+                 yourself if it holds nothing else",
+                p.display()
+            );
         }
     } else {
         println!("project {}: down; the data volume is kept", report.project);

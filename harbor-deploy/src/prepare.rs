@@ -118,20 +118,13 @@ pub fn read_config(path: &Path) -> Result<String, Error> {
 }
 
 fn read_config_text(path: &Path) -> Result<String> {
-    use std::io::Read;
-
-    let mut bytes = Vec::new();
-    fs::File::open(path)
-        .and_then(|f| f.take(CONFIG_LIMIT + 1).read_to_end(&mut bytes))
-        .with_context(|| format!("cannot read the configuration {}", path.display()))?;
-    if bytes.len() as u64 > CONFIG_LIMIT {
-        return Err(InputError::new(format!(
-            "{} is larger than {} MiB; that is no harbor.yml",
+    let bytes = disk::read_limited(path, CONFIG_LIMIT).map_err(|e| {
+        InputError::new(format!(
+            "cannot read the configuration {}: {}",
             path.display(),
-            CONFIG_LIMIT >> 20
+            disk::describe(&e)
         ))
-        .into());
-    }
+    })?;
     String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         let line = e.as_bytes()[..at].iter().filter(|b| **b == b'\n').count() + 1;
@@ -515,14 +508,29 @@ pub(crate) fn write(rendered: Rendered, lock: &disk::DirLock) -> Result<Prepared
         hostname,
         mut warnings,
     } = rendered;
-    warnings.extend(password_change(&bundle, &out, &data));
+
+    // what this run creates is on the list before it exists, so that a purge finds it even
+    // after a run killed halfway
+    let mut paths: Vec<PathBuf> = bundle
+        .entries
+        .iter()
+        .map(|e| disk::target(e, &out, &data))
+        .collect();
+    paths.push(disk::seed_path(&data));
+    disk::record_created(&out, &data, &paths)?;
 
     // the seed goes first: if anything below fails, a re-run derives the same secrets
+    let path = disk::seed_path(&data);
     if seed_is_new {
-        let path = disk::seed_path(&data);
-        fs::create_dir_all(path.parent().unwrap_or(&data))
+        disk::make_dirs(path.parent().unwrap_or(&data))
             .with_context(|| format!("cannot create {}", data.display()))?;
         disk::write_atomic(&path, &seed, 0o600)?;
+    } else if let Some(mode) = disk::tighten_mode(&path, 0o600)? {
+        // every secret derives from it: it is as secret as all of them
+        warnings.push(format!(
+            "{} was readable by others (mode {mode:04o}); it is 0600 again",
+            path.display()
+        ));
     }
     let written = disk::write_bundle(&bundle, &out, &data, lock)?;
 
@@ -543,10 +551,22 @@ pub(crate) fn write(rendered: Rendered, lock: &disk::DirLock) -> Result<Prepared
 pub fn prepare(opts: &PrepareOptions) -> Result<Prepared, Error> {
     typed((|| {
         precheck(&opts.render, opts.now)?;
+        if let Some(path) = &opts.seed_file {
+            disk::read_seed(path)?;
+        }
         let out = out_dir(&opts.render, opts.out.clone());
-        let lock = disk::lock(&out)?;
-        let rendered = render(&opts.render, Some(out), opts.seed_file.as_deref(), opts.now)?;
-        write(rendered, &lock)
+        disk::locked(&out, |lock| {
+            let rendered = render(
+                &opts.render,
+                Some(out.clone()),
+                opts.seed_file.as_deref(),
+                opts.now,
+            )?;
+            let warning = password_change(&rendered.bundle, &rendered.out, &rendered.data);
+            let mut prepared = write(rendered, lock)?;
+            prepared.warnings.extend(warning);
+            Ok(prepared)
+        })
     })())
 }
 
@@ -587,6 +607,17 @@ pub fn plan_prepare(opts: &PrepareOptions) -> Result<Prepared, Error> {
 /// keeps the password its cluster was created with, so the new one reaches the containers
 /// but not the database.
 fn password_change(bundle: &Bundle, out: &Path, data: &Path) -> Option<String> {
+    db_password_change(bundle, out, data)?;
+    Some(format!(
+        "database.password changed, but the database in {} keeps the password it was created \
+         with; set the new one inside PostgreSQL too (ALTER USER postgres PASSWORD ...), or \
+         core will be refused by the database",
+        data.join("database").display()
+    ))
+}
+
+/// The new database password, when the bundle changes it over a database cluster that exists.
+pub(crate) fn db_password_change(bundle: &Bundle, out: &Path, data: &Path) -> Option<String> {
     const ENV: &str = "common/config/db/env";
     let password = |text: &str| {
         harbor_prep::envfile::parse(text)
@@ -606,14 +637,7 @@ fn password_change(bundle: &Bundle, out: &Path, data: &Path) -> Option<String> {
         .ok()
         .and_then(|t| password(&t))?;
     let cluster = fs::read_dir(data.join("database")).is_ok_and(|mut d| d.next().is_some());
-    (old != new && cluster).then(|| {
-        format!(
-            "database.password changed, but the database in {} keeps the password it was \
-             created with; set the new one inside PostgreSQL too (ALTER USER postgres PASSWORD \
-             ...), or core will be refused by the database",
-            data.join("database").display()
-        )
-    })
+    (old != new && cluster).then_some(new)
 }
 
 /// The data volume's seed, or the given one for a first run, or fresh randomness.
@@ -712,8 +736,20 @@ pub fn gencert(opts: &GencertOptions) -> Result<Gencerted, Error> {
                 }
             }
         };
+        if opts.days == 0 {
+            return Err(InputError::new(
+                "--days 0: a certificate must be valid for at least one day",
+            )
+            .into());
+        }
+        // what fails here is the validity: an end past what a certificate can carry
         let files = harbor_prep::pki::internal_tls_bundle(&Seed::from_bytes(seed), now, opts.days)
-            .context("cannot create the certificates")?;
+            .map_err(|e| {
+                InputError::new(format!(
+                    "cannot create the certificates for --days {}: {e}; choose fewer days",
+                    opts.days
+                ))
+            })?;
 
         let existing: Vec<&str> = files
             .iter()
@@ -728,8 +764,7 @@ pub fn gencert(opts: &GencertOptions) -> Result<Gencerted, Error> {
             );
         }
 
-        fs::create_dir_all(&target)
-            .with_context(|| format!("cannot create {}", target.display()))?;
+        disk::make_dirs(&target).with_context(|| format!("cannot create {}", target.display()))?;
         for file in &files {
             disk::write_atomic(&target.join(&file.name), &file.contents, file.mode)?;
         }

@@ -66,7 +66,7 @@ impl Display {
             Progress::Removed { service } => (service, "removed".to_string()),
             Progress::Warning(w) => {
                 // above the table, which is drawn anew below it
-                eprintln!("warning: {w}");
+                print_warning(w);
                 self.drawn = 0;
                 if self.terminal {
                     self.draw();
@@ -146,5 +146,14 @@ fn without_clock(text: &str) -> &str {
     match text.rfind(" [") {
         Some(i) if text.ends_with("s]") => &text[..i],
         _ => text,
+    }
+}
+
+/// Prints a warning, or a note of a harbor.cfg conversion as it is, on standard error.
+pub fn print_warning(w: &str) {
+    if w.contains(": note: ") || w.contains(": not carried over: ") {
+        eprintln!("{w}");
+    } else {
+        eprintln!("warning: {w}");
     }
 }

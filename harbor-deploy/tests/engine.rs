@@ -359,3 +359,117 @@ fn up_plan_status_down_on_a_real_engine() {
     ]);
     assert!(String::from_utf8_lossy(&nets.stdout).trim().is_empty());
 }
+
+#[test]
+fn the_data_is_never_pulled_from_under_a_deployment() {
+    let env = Env::new(PROJECT_DATA, OFFSET_DATA);
+    let work = env.work();
+    let config = env.config.clone();
+    let harbor_yml = work.join("harbor.yml");
+    let out_dir = work.join("harbor");
+
+    // a directory Harbor uses that is there before the installation, with a file of the
+    // user's, and a file of the user's in the data volume itself
+    std::fs::create_dir_all(work.join("data/redis")).unwrap();
+    std::fs::write(work.join("data/redis/mine.rdb"), "the user's").unwrap();
+    std::fs::write(work.join("data/notes.txt"), "the user's").unwrap();
+
+    let out = env.up(&[]);
+    assert!(out.status.success(), "up: {}", text(&out));
+    let ids = env.ids();
+
+    // a purge through another project, naming this installation, is refused while its
+    // containers run, and touches nothing
+    let out = env.deploy(&[
+        "down",
+        "--project",
+        "hpt-other",
+        "--purge",
+        "--yes",
+        "--config",
+        harbor_yml.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("still use its data"), "{}", text(&out));
+    assert!(text(&out).contains("harbor-db"), "{}", text(&out));
+    assert!(work.join("data/secret/keys/seed").exists());
+    assert_eq!(env.ids(), ids);
+
+    // a new database password the database does not know: plan and up refuse, and nothing
+    // is written or recreated
+    let changed = config.replace("  password: root123\n", "  password: N3w-db pass\n");
+    assert_ne!(changed, config);
+    std::fs::write(&harbor_yml, &changed).unwrap();
+    let db_env = std::fs::read(out_dir.join("common/config/db/env")).unwrap();
+    for verb in ["plan", "up"] {
+        let args = env.up_args(verb, &[]);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = env.deploy(&refs);
+        assert_eq!(out.status.code(), Some(2), "{verb}: {}", text(&out));
+        assert!(
+            text(&out).contains("does not accept the new one"),
+            "{verb}: {}",
+            text(&out)
+        );
+        assert!(!text(&out).contains("N3w-db"), "{}", text(&out));
+    }
+    assert_eq!(
+        std::fs::read(out_dir.join("common/config/db/env")).unwrap(),
+        db_env
+    );
+    assert_eq!(env.ids(), ids);
+
+    // once the database has it, up goes ahead, and core logs in with it
+    let alter = env.docker(&[
+        "exec",
+        "-i",
+        "harbor-db",
+        "psql",
+        "-U",
+        "postgres",
+        "-c",
+        "ALTER USER postgres WITH PASSWORD 'N3w-db pass'",
+    ]);
+    assert!(alter.status.success(), "{}", text(&alter));
+    let out = env.up(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains("keeps the password"), "{}", text(&out));
+    assert_eq!(
+        env.env_of("harbor-core", "POSTGRESQL_PASSWORD"),
+        "N3w-db pass"
+    );
+
+    // an older release than the one running is refused before anything changes
+    let ids = env.ids();
+    let out = env.up(&["--harbor-version", "v2.13.5"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("runs Harbor v2.15.2"), "{}", text(&out));
+    assert_eq!(env.ids(), ids);
+
+    // the purge deletes what the installation made, and keeps what was there before it
+    let out = env.deploy(&["down", "--project", PROJECT_DATA, "--purge", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains(&format!("kept {}", work.join("data/redis").display())),
+        "{t}"
+    );
+    assert!(!work.join("data/secret").exists(), "{t}");
+    assert!(!work.join("data/database").exists(), "{t}");
+    assert!(!out_dir.join("common").exists(), "{t}");
+    assert_eq!(
+        std::fs::read_to_string(work.join("data/redis/mine.rdb")).unwrap(),
+        "the user's"
+    );
+    assert_eq!(
+        std::fs::read_to_string(work.join("data/notes.txt")).unwrap(),
+        "the user's"
+    );
+    assert!(!work.join("data/secret/keys/created").exists());
+    assert!(harbor_yml.exists());
+}
+
+const PROJECT_DATA: &str = "hpt-data";
+const OFFSET_DATA: u16 = 18500;

@@ -220,3 +220,142 @@ fn an_engine_that_does_not_answer_is_named() {
     assert!(t.contains(&format!("DOCKER_HOST={host}")), "{t}");
     assert!(t.contains("start it, or point DOCKER_HOST at it"), "{t}");
 }
+
+#[test]
+fn a_password_in_docker_host_is_not_repeated() {
+    // a closed port on loopback: nothing answers, and the error names the engine
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    for scheme in ["tcp", "http"] {
+        let host = format!("{scheme}://admin:S3cretPw@127.0.0.1:{port}");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_harbor-deploy"))
+            .args(["status", "--project", PROJECT])
+            .env("DOCKER_HOST", &host)
+            .output()
+            .unwrap();
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{t}");
+        assert!(!t.contains("S3cretPw") && !t.contains("admin"), "{t}");
+        assert!(
+            t.contains(&format!("DOCKER_HOST={scheme}://***@127.0.0.1:{port}")),
+            "{t}"
+        );
+    }
+
+    // an address harbor-deploy cannot use is refused without repeating the password either
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_harbor-deploy"))
+        .args(["status", "--project", PROJECT])
+        .env("DOCKER_HOST", "ssh://admin:S3cretPw@127.0.0.1")
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(!t.contains("S3cretPw"), "{t}");
+}
+
+#[test]
+fn calls_made_inside_a_runtime_answer_instead_of_panicking() {
+    // as from a progress callback of up, which runs inside up's runtime; whichever engine
+    // DOCKER_HOST names (or none), the calls answer and nothing panics
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let answered = |r: Result<(), harbor_deploy::Error>| match r {
+        Ok(()) => {}
+        Err(e) => assert_eq!(e.kind(), harbor_deploy::ErrorKind::EngineUnreachable, "{e}"),
+    };
+
+    rt.block_on(async {
+        answered(harbor_deploy::status("hpt-nested").map(|rows| assert!(rows.is_empty())));
+        answered(harbor_deploy::down("hpt-nested", false).map(|r| assert!(r.removed.is_empty())));
+
+        let mut opts = harbor_deploy::UpOptions::default();
+        opts.render.hostname = Some("harbor.example.test".into());
+        let up = harbor_deploy::up(&opts, &mut |_| {}).unwrap_err();
+        assert_eq!(up.kind(), harbor_deploy::ErrorKind::InvalidInput);
+        assert!(
+            up.message().contains("progress callback"),
+            "{}",
+            up.message()
+        );
+    });
+}
+
+#[test]
+fn an_images_file_is_read_only_when_it_is_a_small_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.yml");
+    std::fs::write(&big, "a".repeat(2 << 20)).unwrap();
+    for (path, why) in [
+        ("/dev/zero", "not a regular file"),
+        (big.to_str().unwrap(), "larger than 1048576 bytes"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_harbor-deploy"))
+            .args([
+                "plan",
+                "--hostname",
+                "harbor.example.test",
+                "--images",
+                path,
+            ])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{t}");
+        assert!(t.contains(why), "{t}");
+    }
+}
+
+#[test]
+fn an_engine_asked_to_speak_tls_is_not_spoken_to_in_clear_text() {
+    // a listener that records whether anything arrived
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_harbor-deploy"))
+        .args(["status", "--project", PROJECT])
+        .env("DOCKER_HOST", format!("tcp://127.0.0.1:{port}"))
+        .env("DOCKER_TLS_VERIFY", "1")
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("DOCKER_TLS_VERIFY"), "{t}");
+    assert!(
+        listener.accept().is_err(),
+        "harbor-deploy connected to an engine that asked for TLS"
+    );
+}
+
+#[test]
+fn the_library_makes_no_directory_others_may_write_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+
+    // a library caller's umask may be 000; the command's never is
+    let old = rustix::process::umask(rustix::fs::Mode::empty());
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let out = dir.path().join("a/b/out");
+    let mut opts = harbor_deploy::PrepareOptions::default();
+    opts.render.hostname = Some("harbor.example.test".into());
+    opts.render.root = root.clone();
+    opts.out = Some(out.clone());
+    let result = harbor_deploy::prepare(&opts);
+    rustix::process::umask(old);
+    result.unwrap();
+
+    for d in [
+        dir.path().join("a"),
+        dir.path().join("a/b"),
+        out.clone(),
+        root.join("data"),
+        out.join("common"),
+    ] {
+        let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & 0o022, 0, "{} is {mode:o}", d.display());
+    }
+}

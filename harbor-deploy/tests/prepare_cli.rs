@@ -125,6 +125,7 @@ fn seed_file_makes_two_installations_identical() {
         let o = s.prepare(&["--seed-file", seed, "--now", "2027-01-01T00:00:00Z"]);
         assert!(o.status.success(), "{}", stderr(&o));
     }
+    // the list of what was created names each installation's own directories
     let strip = |s: &Scratch, files: Vec<(PathBuf, Vec<u8>)>| -> Vec<(PathBuf, Vec<u8>)> {
         files
             .into_iter()
@@ -137,6 +138,7 @@ fn seed_file_makes_two_installations_identical() {
                     b,
                 )
             })
+            .filter(|(p, _)| !p.ends_with("secret/keys/created"))
             .collect()
     };
     assert_eq!(strip(&a, snapshot(&a.out)), strip(&b, snapshot(&b.out)));
@@ -313,8 +315,44 @@ fn validate_reports_problems_and_accepts_good_files() {
 fn a_missing_config_file_is_a_clear_error() {
     let s = Scratch::new();
     let o = s.run(&["prepare", "--config", "/nonexistent/harbor.yml"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("cannot read the configuration /nonexistent/harbor.yml"));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("cannot read the configuration /nonexistent/harbor.yml: no such file")
+    );
+
+    // a directory, a pipe (which would block) and a device (which never ends) are no files
+    let fifo = s.root.join("fifo.yml");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for (path, why) in [
+        (s.root.to_str().unwrap(), "a directory"),
+        (fifo.to_str().unwrap(), "not a regular file"),
+        ("/dev/zero", "not a regular file"),
+    ] {
+        let o = s.run(&["validate", "--config", path]);
+        assert_eq!(o.status.code(), Some(2), "{path}: {}", stderr(&o));
+        assert!(stderr(&o).contains(why), "{path}: {}", stderr(&o));
+    }
+
+    // nor are they certificates
+    let text = harbor_prep::default_config("harbor.example.test").replace(
+        "http:\n  port: 80\n",
+        "http:\n  port: 80\nhttps:\n  port: 443\n  certificate: /dev/zero\n  private_key: /dev/zero\n",
+    );
+    assert!(text.contains("/dev/zero"));
+    std::fs::write(s.root.join("harbor.yml"), text).unwrap();
+    let o = s.run(&[
+        "validate",
+        "--config",
+        s.root.join("harbor.yml").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
 }
 
 #[test]
@@ -470,6 +508,8 @@ fn environment_alone_configures_the_same_bundle_as_a_file() {
                 )
             })
             .filter(|(p, _)| !p.ends_with("harbor.yml"))
+            // the list of what was created names each installation's own directories
+            .filter(|(p, _)| !p.ends_with("secret/keys/created"))
             .collect()
     };
     assert_eq!(rel(&by_file, &by_file.out), rel(&by_env, &by_env.out));

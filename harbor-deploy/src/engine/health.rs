@@ -110,11 +110,40 @@ pub(super) enum Probed {
 
 /// Runs a probe script inside the container and reads its exit code.
 pub(super) async fn probe(docker: &Docker, container: &str, script: &str) -> Result<Probed> {
+    Ok(
+        match exec(docker, container, vec!["bash", "-c", script], Vec::new()).await? {
+            Ran::Exited(0) => Probed::Ready,
+            // 126 and 127: the shell cannot be run or is not there
+            Ran::Exited(126 | 127) | Ran::Refused => Probed::Impossible,
+            Ran::Exited(_) | Ran::Unknown => Probed::NotYet,
+        },
+    )
+}
+
+/// How a command run inside a container ended.
+pub(super) enum Ran {
+    /// It ran and exited with this code.
+    Exited(i64),
+    /// The container is not running (yet), or the engine does not know how the command ended.
+    Unknown,
+    /// The engine would not start it.
+    Refused,
+}
+
+/// Runs `cmd` inside a running container with `env` added to its environment (which, unlike
+/// arguments, no process listing shows), and waits for its exit code.
+pub(super) async fn exec(
+    docker: &Docker,
+    container: &str,
+    cmd: Vec<&str>,
+    env: Vec<String>,
+) -> Result<Ran> {
     let exec = docker
         .create_exec(
             container,
             CreateExecOptions {
-                cmd: Some(vec!["bash", "-c", script]),
+                cmd: Some(cmd),
+                env: Some(env.iter().map(String::as_str).collect()),
                 attach_stdout: Some(true),
                 attach_stderr: Some(true),
                 ..Default::default()
@@ -125,8 +154,13 @@ pub(super) async fn probe(docker: &Docker, container: &str, script: &str) -> Res
         Ok(e) => e,
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 409, ..
-        }) => return Ok(Probed::NotYet),
-        Err(e) => return Err(engine_error(e, format!("cannot probe {container}"))),
+        }) => return Ok(Ran::Unknown),
+        Err(e) => {
+            return Err(engine_error(
+                e,
+                format!("cannot run a command in {container}"),
+            ));
+        }
     };
     match docker.start_exec(&exec.id, None).await {
         Ok(StartExecResults::Attached { mut output, .. }) => {
@@ -137,20 +171,21 @@ pub(super) async fn probe(docker: &Docker, container: &str, script: &str) -> Res
             }
         }
         Ok(StartExecResults::Detached) => {}
-        Err(bollard::errors::Error::DockerResponseServerError { .. }) => {
-            return Ok(Probed::Impossible);
+        Err(bollard::errors::Error::DockerResponseServerError { .. }) => return Ok(Ran::Refused),
+        Err(e) => {
+            return Err(engine_error(
+                e,
+                format!("cannot run a command in {container}"),
+            ));
         }
-        Err(e) => return Err(engine_error(e, format!("cannot probe {container}"))),
     }
     let inspected = docker
         .inspect_exec(&exec.id)
         .await
-        .map_err(|e| engine_error(e, format!("cannot probe {container}")))?;
+        .map_err(|e| engine_error(e, format!("cannot run a command in {container}")))?;
     Ok(match inspected.exit_code {
-        Some(0) => Probed::Ready,
-        // 126 and 127: the shell cannot be run or is not there
-        Some(126 | 127) => Probed::Impossible,
-        _ => Probed::NotYet,
+        Some(code) => Ran::Exited(code),
+        None => Ran::Unknown,
     })
 }
 

@@ -15,8 +15,9 @@ use crate::error::{Error, ErrorKind, InputError, typed};
 use crate::prepare::RenderOptions;
 
 use super::{
-    Action, Desired, LABEL_DATA, LABEL_HASH, LABEL_ORDER, LABEL_OUT, LABEL_PROJECT, LABEL_SERVICE,
-    Step, connect, describe, engine_error, is_not_found, runtime,
+    Action, Desired, LABEL_DATA, LABEL_HASH, LABEL_ORDER, LABEL_OUT, LABEL_PROJECT, LABEL_RELEASE,
+    LABEL_SERVICE, Step, check_project, connect, describe, engine_error, is_not_found, off_runtime,
+    runtime,
 };
 
 /// A container of the project on the engine.
@@ -29,6 +30,8 @@ pub(super) struct Existing {
     pub(super) ports: Vec<(String, u16)>,
     /// Its place in the start order.
     pub(super) order: i64,
+    /// The Harbor release it was made for.
+    pub(super) release: Option<String>,
 }
 
 /// The engine filter for what carries the project's label.
@@ -83,6 +86,7 @@ pub(super) async fn existing(docker: &Docker, project: &str) -> Result<BTreeMap<
                     .get(LABEL_ORDER)
                     .and_then(|o| o.parse().ok())
                     .unwrap_or(0),
+                release: labels.get(LABEL_RELEASE).cloned(),
             },
         );
     }
@@ -314,12 +318,17 @@ pub(super) fn port_in_use(message: String) -> anyhow::Error {
 }
 
 /// Fails when a host port a new container publishes is taken by anything but a container of
-/// the project that is about to be replaced. Checked before anything is removed.
+/// the project that is about to be replaced. Checked before anything is removed, and only
+/// for an engine on this machine (a unix socket): another host's ports cannot be tried from
+/// here.
 pub(super) fn check_ports(
     desired: &[Desired],
     actions: &BTreeMap<&str, Action>,
     existing: &BTreeMap<String, Existing>,
 ) -> Result<()> {
+    if super::docker_host().is_some_and(|h| !h.starts_with("unix://")) {
+        return Ok(());
+    }
     let replaced: Vec<&(String, u16)> = existing
         .iter()
         .filter(|(s, _)| {
@@ -349,7 +358,11 @@ pub(super) fn check_ports(
             if ours {
                 continue;
             }
-            if let Err(e) = std::net::TcpListener::bind((ip, p.host_port)) {
+            // only a port in use is a refusal: a port below 1024 that this user may not bind
+            // is the engine's to bind, and a taken one is still named when its container starts
+            if let Err(e) = std::net::TcpListener::bind((ip, p.host_port))
+                && e.kind() != std::io::ErrorKind::PermissionDenied
+            {
                 return Err(port_in_use(format!(
                     "host port {ip}:{} for service {} is already in use ({e}); free it, or \
                      change the port in harbor.yml (or --port-offset)",
@@ -406,51 +419,56 @@ pub struct ServiceStatus {
 
 /// The project's services with state, health, image and ports, in start order.
 pub fn status(project: &str) -> Result<Vec<ServiceStatus>, Error> {
-    typed(runtime().and_then(|rt| {
-        rt.block_on(async {
-            let docker = connect().await?;
-            let mut rows = Vec::new();
-            let mut found: Vec<(String, Existing)> =
-                existing(&docker, project).await?.into_iter().collect();
-            found.sort_by_key(|(_, e)| e.order);
-            for (service, e) in found {
-                let c = docker
-                    .inspect_container(&e.id, None)
-                    .await
-                    .map_err(|err| engine_error(err, format!("cannot inspect {service}")))?;
-                let (state, health, _) = describe(&c);
-                let mut ports = Vec::new();
-                if let Some(b) = c
-                    .host_config
-                    .as_ref()
-                    .and_then(|h| h.port_bindings.as_ref())
-                {
-                    for (cport, list) in b {
-                        for pb in list.iter().flatten() {
-                            ports.push(format!(
-                                "{}:{}->{cport}",
-                                pb.host_ip.clone().unwrap_or_default(),
-                                pb.host_port.clone().unwrap_or_default()
-                            ));
+    off_runtime(|| {
+        typed(
+            check_project(project)
+                .and_then(|()| runtime())
+                .and_then(|rt| {
+                    rt.block_on(async {
+                        let docker = connect().await?;
+                        let mut rows = Vec::new();
+                        let mut found: Vec<(String, Existing)> =
+                            existing(&docker, project).await?.into_iter().collect();
+                        found.sort_by_key(|(_, e)| e.order);
+                        for (service, e) in found {
+                            let c = docker.inspect_container(&e.id, None).await.map_err(|err| {
+                                engine_error(err, format!("cannot inspect {service}"))
+                            })?;
+                            let (state, health, _) = describe(&c);
+                            let mut ports = Vec::new();
+                            if let Some(b) = c
+                                .host_config
+                                .as_ref()
+                                .and_then(|h| h.port_bindings.as_ref())
+                            {
+                                for (cport, list) in b {
+                                    for pb in list.iter().flatten() {
+                                        ports.push(format!(
+                                            "{}:{}->{cport}",
+                                            pb.host_ip.clone().unwrap_or_default(),
+                                            pb.host_port.clone().unwrap_or_default()
+                                        ));
+                                    }
+                                }
+                            }
+                            ports.sort();
+                            rows.push(ServiceStatus {
+                                service,
+                                container: e.name,
+                                id: e.id.chars().take(12).collect(),
+                                state,
+                                health: health
+                                    .map(|h| h.to_string())
+                                    .unwrap_or_else(|| "none".into()),
+                                image: c.config.and_then(|c| c.image).unwrap_or_default(),
+                                ports,
+                            });
                         }
-                    }
-                }
-                ports.sort();
-                rows.push(ServiceStatus {
-                    service,
-                    container: e.name,
-                    id: e.id.chars().take(12).collect(),
-                    state,
-                    health: health
-                        .map(|h| h.to_string())
-                        .unwrap_or_else(|| "none".into()),
-                    image: c.config.and_then(|c| c.image).unwrap_or_default(),
-                    ports,
-                });
-            }
-            Ok(rows)
-        })
-    }))
+                        Ok(rows)
+                    })
+                }),
+        )
+    })
 }
 
 /// What [`down`] did.
@@ -462,11 +480,15 @@ pub struct DownReport {
     pub removed: Vec<String>,
     /// Whether the project's network was removed.
     pub network_removed: bool,
-    /// Directories deleted by a purge.
+    /// What a purge deleted: what the installation created in the data volume and the
+    /// installer directory.
     pub purged: Vec<PathBuf>,
+    /// Directories of the data volume a purge left because they were there before the
+    /// installation created anything (an earlier installer's, or made by hand).
+    pub kept: Vec<PathBuf>,
 }
 
-/// Subdirectories of the data volume the bundle creates and a purge deletes.
+/// Subdirectories of the data volume that Harbor keeps its data in.
 pub(super) const DATA_DIRS: [&str; 7] = [
     "secret",
     "registry",
@@ -478,11 +500,16 @@ pub(super) const DATA_DIRS: [&str; 7] = [
 ];
 
 /// Removes the project's containers and network. The data volume stays, unless `purge`:
-/// then its subdirectories the bundle created (registry storage, database, secrets, ...) and
+/// then what the installation created in it (registry storage, database, secrets, ...) and
 /// the rendered `common/config` go too, for every installation the project's containers
-/// were made from. Nothing the project did not create is touched.
+/// were made from. Nothing the installation did not create is touched, and nothing at all
+/// while containers of other projects use the data.
 pub fn down(project: &str, purge: bool) -> Result<DownReport, Error> {
-    typed(runtime().and_then(|rt| rt.block_on(take_down(project, purge, &[]))))
+    down_with(&DownOptions {
+        project: project.to_string(),
+        purge,
+        installation: None,
+    })
 }
 
 /// Inputs of [`down_with`].
@@ -499,13 +526,16 @@ pub struct DownOptions {
 
 /// [`down`], with an installation named by its configuration as well.
 pub fn down_with(opts: &DownOptions) -> Result<DownReport, Error> {
-    typed((|| {
-        let mut named = Vec::new();
-        if let Some((render, out)) = &opts.installation {
-            named.push(crate::prepare::locate(render, out.clone())?);
-        }
-        runtime()?.block_on(take_down(&opts.project, opts.purge, &named))
-    })())
+    off_runtime(|| typed(down_now(opts)))
+}
+
+fn down_now(opts: &DownOptions) -> Result<DownReport> {
+    check_project(&opts.project)?;
+    let mut named = Vec::new();
+    if let Some((render, out)) = &opts.installation {
+        named.push(crate::prepare::locate(render, out.clone())?);
+    }
+    runtime()?.block_on(take_down(&opts.project, opts.purge, &named))
 }
 
 /// What `down` does, once the runtime is up.
@@ -538,14 +568,24 @@ pub(super) async fn take_down(
         removed: Vec::new(),
         network_removed: false,
         purged: Vec::new(),
+        kept: Vec::new(),
     };
-    // every installation a container was made from, and those named by the caller
+
+    // every installation a container was made from, and those named by the caller; a purge
+    // that would pull data from under other containers is refused before anything is removed
     let mut paths: BTreeSet<(PathBuf, PathBuf)> = installations.iter().cloned().collect();
     for c in &list {
         let labels = c.labels.clone().unwrap_or_default();
         if let (Some(out), Some(data)) = (labels.get(LABEL_OUT), labels.get(LABEL_DATA)) {
             paths.insert((PathBuf::from(out), PathBuf::from(data)));
         }
+    }
+    if purge {
+        check_unused(&docker, project, &paths).await?;
+    }
+
+    for c in &list {
+        let labels = c.labels.clone().unwrap_or_default();
         if let Some(id) = &c.id {
             remove(&docker, id).await?;
             report.removed.push(
@@ -593,8 +633,8 @@ pub(super) async fn take_down(
             ))
             .into());
         }
-        for (out, data) in &paths {
-            purge_installation(out, data, &mut report.purged)?;
+        for (_, data) in &paths {
+            purge_installation(data, &mut report.purged, &mut report.kept)?;
         }
     }
     Ok(report)
@@ -619,24 +659,108 @@ async fn attached(docker: &Docker, network: &str) -> Vec<String> {
     names
 }
 
-/// Deletes what a bundle created in a data volume, and its `common/config`.
-fn purge_installation(out: &Path, data: &Path, purged: &mut Vec<PathBuf>) -> Result<()> {
+/// Deletes what harbor-deploy recorded as created in a data volume and an installer
+/// directory (the data volume's subdirectories, the secrets, `common/config`), and nothing
+/// else; what the bundle uses but found already there is kept and reported.
+fn purge_installation(
+    data: &Path,
+    purged: &mut Vec<PathBuf>,
+    kept: &mut Vec<PathBuf>,
+) -> Result<()> {
+    let list = crate::disk::created(data)?;
+    let made = list.install.iter().cloned().chain(
+        list.data
+            .iter()
+            .filter(|r| *r != Path::new("."))
+            .map(|r| data.join(r)),
+    );
+    for p in made {
+        let Ok(meta) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
+        if meta.is_dir() {
+            std::fs::remove_dir_all(&p)
+        } else {
+            std::fs::remove_file(&p)
+        }
+        .with_context(|| format!("cannot delete {}", p.display()))?;
+        purged.push(p);
+    }
+    let record = crate::disk::created_path(data);
+    if record.exists() {
+        std::fs::remove_file(&record)
+            .with_context(|| format!("cannot delete {}", record.display()))?;
+    }
+
+    // what the data volume holds for Harbor but was there before the installation
     for d in DATA_DIRS {
         let p = data.join(d);
         if p.exists() {
-            std::fs::remove_dir_all(&p)
-                .with_context(|| format!("cannot delete {}", p.display()))?;
-            purged.push(p);
+            kept.push(p);
         }
     }
-    // the data directory itself goes only when nothing else is left in it
-    let _ = std::fs::remove_dir(data);
-    let config = out.join("common/config");
-    if config.exists() {
-        std::fs::remove_dir_all(&config)
-            .with_context(|| format!("cannot delete {}", config.display()))?;
-        purged.push(config);
+    // the data volume itself goes when the installation made it and nothing else is left
+    if list.data.iter().any(|r| r == Path::new(".")) {
+        let _ = std::fs::remove_dir(data);
     }
-    let _ = std::fs::remove_dir(out.join("common"));
+    Ok(())
+}
+
+/// Refuses a purge while containers the purge does not remove still mount part of an
+/// installation (another project deployed from the same data volume, or containers made by
+/// hand): deleting their data under them would break them.
+async fn check_unused(
+    docker: &Docker,
+    project: &str,
+    installations: &BTreeSet<(PathBuf, PathBuf)>,
+) -> Result<()> {
+    let all = docker
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            ..Default::default()
+        }))
+        .await
+        .map_err(|e| engine_error(e, "cannot list containers".into()))?;
+    let mut users = BTreeSet::new();
+    for c in all {
+        let labels = c.labels.clone().unwrap_or_default();
+        if labels.get(LABEL_PROJECT).map(String::as_str) == Some(project) {
+            continue;
+        }
+        let mounts = c.mounts.unwrap_or_default();
+        let uses = mounts
+            .iter()
+            .filter_map(|m| m.source.as_deref())
+            .any(|src| {
+                installations.iter().any(|(out, data)| {
+                    let src = Path::new(src);
+                    src.starts_with(data) || src.starts_with(out.join("common"))
+                })
+            });
+        if uses {
+            let name = c
+                .names
+                .and_then(|n| n.into_iter().next())
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string();
+            let owner = labels
+                .get(LABEL_PROJECT)
+                .map(|p| format!(" (project {p})"))
+                .unwrap_or_default();
+            users.insert(format!("{name}{owner}"));
+        }
+    }
+    if !users.is_empty() {
+        return Err(Error::new(
+            ErrorKind::NameConflict,
+            format!(
+                "nothing was removed or purged: containers outside project {project} still use \
+                 its data: {}; take them down first (harbor-deploy down --project NAME)",
+                users.into_iter().collect::<Vec<_>>().join(", ")
+            ),
+        )
+        .into());
+    }
     Ok(())
 }

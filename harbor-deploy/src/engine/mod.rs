@@ -39,6 +39,8 @@ const LABEL_ORDER: &str = "org.harbor-prep.order";
 const LABEL_OUT: &str = "org.harbor-prep.out";
 /// Label holding the data volume a container was made from.
 const LABEL_DATA: &str = "org.harbor-prep.data";
+/// Label holding the Harbor release a container was made for.
+const LABEL_RELEASE: &str = "org.harbor-prep.release";
 
 /// Inputs of [`up`] and [`plan`].
 #[derive(Clone, Debug)]
@@ -144,6 +146,8 @@ pub struct Plan {
     pub changed: bool,
     /// Files `prepare` would write because they are new or different.
     pub files: Vec<PathBuf>,
+    /// What `up` would warn about: the configuration's notes and the render's warnings.
+    pub warnings: Vec<String>,
 }
 
 /// What [`up`] did.
@@ -200,11 +204,34 @@ pub enum Progress {
     Warning(String),
 }
 
+/// A runtime for one call. A thread already inside a runtime cannot start another: that is a
+/// progress callback of `up` calling `up` (the other calls move to a thread of their own, see
+/// [`off_runtime`]), or an async caller, which should call from a blocking task.
 fn runtime() -> Result<tokio::runtime::Runtime> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(InputError::new(
+            "up cannot run inside an async runtime or a progress callback of another up; call \
+             it from a thread of its own (tokio::task::spawn_blocking, say) or after up returns",
+        )
+        .into());
+    }
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")
+}
+
+/// Runs `work`, which starts a runtime of its own, on this thread, or on a thread of its own
+/// when this one is inside a runtime already (a progress callback of `up` asking for the
+/// status, an async caller), where a second runtime cannot start.
+fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return work();
+    }
+    std::thread::scope(|s| match s.spawn(work).join() {
+        Ok(value) => value,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
 }
 
 /// The engine address from DOCKER_HOST; unset and empty both mean the local socket, as for
@@ -216,8 +243,21 @@ fn docker_host() -> Option<String> {
 /// Which engine the client talks to, for messages.
 fn engine_address() -> String {
     match docker_host() {
-        Some(h) => format!("DOCKER_HOST={h}"),
+        Some(h) => format!("DOCKER_HOST={}", shown_host(&h)),
         None => "unix:///var/run/docker.sock (DOCKER_HOST is not set)".to_string(),
+    }
+}
+
+/// An engine address as messages may show it: a user and password in it (`tcp://u:p@host`)
+/// are replaced by `***`.
+fn shown_host(host: &str) -> String {
+    let Some((scheme, rest)) = host.split_once("://") else {
+        return host.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => host.to_string(),
     }
 }
 
@@ -234,11 +274,30 @@ async fn connect() -> Result<Docker> {
     let docker = match docker_host() {
         None => Docker::connect_with_unix_defaults(),
         Some(h) => {
+            // the environment asks for TLS, which this client does not speak: sending the
+            // containers' environment (passwords) in clear text instead would be worse than
+            // not connecting
+            if ["DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"]
+                .iter()
+                .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
+                && !h.starts_with("unix://")
+            {
+                return Err(InputError::new(format!(
+                    "DOCKER_TLS_VERIFY or DOCKER_CERT_PATH asks for TLS to the engine at {}, \
+                     and harbor-deploy speaks to engines without TLS; run it on the engine's \
+                     host with its unix socket, or reach that socket through an ssh tunnel \
+                     (ssh -L /tmp/docker.sock:/var/run/docker.sock HOST, then \
+                     DOCKER_HOST=unix:///tmp/docker.sock)",
+                    shown_host(&h)
+                ))
+                .into());
+            }
             let supported = ["unix://", "tcp://", "http://"];
             if !supported.iter().any(|p| h.starts_with(p)) {
                 return Err(InputError::new(format!(
-                    "DOCKER_HOST={h} is not an address harbor-deploy can use; it takes \
-                     unix:///path/to/docker.sock, tcp://host:port or http://host:port"
+                    "DOCKER_HOST={} is not an address harbor-deploy can use; it takes \
+                     unix:///path/to/docker.sock, tcp://host:port or http://host:port",
+                    shown_host(&h)
                 ))
                 .into());
             }
@@ -292,6 +351,9 @@ struct Target {
     images: BTreeMap<String, String>,
     out: PathBuf,
     data: PathBuf,
+    release: &'static harbor_prep::Release,
+    /// The new database password, when the bundle changes it over a database that exists.
+    db_password: Option<String>,
 }
 
 /// Refuses a `--root`: the containers mount the host paths as the compose file names them.
@@ -324,6 +386,12 @@ fn target(opts: &UpOptions) -> Result<(crate::prepare::Rendered, Target)> {
     let target = Target {
         out: rendered.out.clone(),
         data: rendered.data.clone(),
+        release: rendered.release,
+        db_password: crate::prepare::db_password_change(
+            &rendered.bundle,
+            &rendered.out,
+            &rendered.data,
+        ),
         view,
         file,
         images,
@@ -364,6 +432,10 @@ async fn preflight(docker: &Docker, opts: &UpOptions, t: &Target) -> Result<Pref
     let existing = existing(docker, &opts.project).await?;
     check_names(docker, &opts.project, &desired).await?;
     let steps = steps(&desired, &existing);
+    check_release(opts, t, &existing)?;
+    if let Some(password) = &t.db_password {
+        check_db_password(docker, &existing, password).await?;
+    }
 
     if steps.iter().any(|s| s.action != Action::Keep) {
         missing_images(docker, &desired).await?;
@@ -381,30 +453,116 @@ async fn preflight(docker: &Docker, opts: &UpOptions, t: &Target) -> Result<Pref
     })
 }
 
+/// Refuses to go back to an older release than the project's containers run: a newer
+/// release migrates the database on its first start, and an older one cannot read it.
+fn check_release(
+    opts: &UpOptions,
+    t: &Target,
+    existing: &BTreeMap<String, Existing>,
+) -> Result<()> {
+    let rank = |tag: &str| harbor_prep::RELEASES.iter().position(|r| r.tag == tag);
+    let Some(target) = rank(t.release.tag) else {
+        return Ok(());
+    };
+    let newest = existing
+        .values()
+        .filter_map(|e| e.release.as_deref())
+        .filter_map(|tag| Some((rank(tag)?, tag)))
+        .max();
+    if let Some((running, tag)) = newest
+        && running > target
+    {
+        return Err(InputError::new(format!(
+            "project {} runs Harbor {tag}, and {} is older: Harbor migrates its database \
+             forward when a release first starts, and an older release cannot use it; deploy \
+             {tag} (or newer), or restore the data volume from before the upgrade and take the \
+             project down first",
+            opts.project, t.release.tag
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// Refuses a new `database.password` the existing database does not accept yet: PostgreSQL
+/// keeps the password its cluster was made with, so recreating the containers with another
+/// one locks core out. Once the password is changed inside the database too, it is accepted.
+async fn check_db_password(
+    docker: &Docker,
+    existing: &BTreeMap<String, Existing>,
+    password: &str,
+) -> Result<()> {
+    let how = "set it in the database first (docker exec -it harbor-db psql -U postgres, then \
+               ALTER USER postgres WITH PASSWORD '...';), then run up again";
+    let db = existing.get("postgresql").filter(|e| e.running);
+    let Some(db) = db else {
+        return Err(InputError::new(format!(
+            "database.password changed, and the database in the data volume keeps the password \
+             it was made with; with its container not running, the new one cannot be checked: \
+             start the deployment as it was, then {how}"
+        ))
+        .into());
+    };
+
+    let cmd = vec![
+        "psql",
+        "-h",
+        "127.0.0.1",
+        "-U",
+        "postgres",
+        "-d",
+        "postgres",
+        "-Atqc",
+        "select 1",
+    ];
+    let env = vec![
+        format!("PGPASSWORD={password}"),
+        "PGCONNECT_TIMEOUT=5".into(),
+    ];
+    match health::exec(docker, &db.id, cmd, env).await? {
+        health::Ran::Exited(0) => Ok(()),
+        health::Ran::Exited(126 | 127) => Err(InputError::new(format!(
+            "database.password changed, and the database image of {} has no psql to check \
+             whether the database accepts the new one; {how}",
+            db.name
+        ))
+        .into()),
+        _ => Err(InputError::new(format!(
+            "database.password changed, but the database ({}) does not accept the new one; \
+             {how}",
+            db.name
+        ))
+        .into()),
+    }
+}
+
 /// What `up` would create, recreate or remove, after the same checks `up` makes (names,
 /// images, network, host ports); writes nothing, to the disk or the engine.
 pub fn plan(opts: &UpOptions) -> Result<Plan, Error> {
-    typed((|| {
-        check_project(&opts.project)?;
-        check_root(opts)?;
-        let (rendered, t) = target(opts)?;
-        let mut files = rendered.changed_files();
-        if rendered.seed_is_new {
-            files.push(crate::disk::seed_path(&rendered.data));
-        }
+    off_runtime(|| typed(plan_now(opts)))
+}
 
-        runtime()?.block_on(async {
-            let docker = connect().await?;
-            let p = preflight(&docker, opts, &t).await?;
-            let changed = !files.is_empty() || p.steps.iter().any(|s| s.action != Action::Keep);
-            Ok(Plan {
-                project: opts.project.clone(),
-                steps: p.steps,
-                changed,
-                files,
-            })
+fn plan_now(opts: &UpOptions) -> Result<Plan> {
+    check_project(&opts.project)?;
+    check_root(opts)?;
+    let (rendered, t) = target(opts)?;
+    let mut files = rendered.changed_files();
+    if rendered.seed_is_new {
+        files.push(crate::disk::seed_path(&rendered.data));
+    }
+
+    runtime()?.block_on(async {
+        let docker = connect().await?;
+        let p = preflight(&docker, opts, &t).await?;
+        let changed = !files.is_empty() || p.steps.iter().any(|s| s.action != Action::Keep);
+        Ok(Plan {
+            project: opts.project.clone(),
+            steps: p.steps,
+            changed,
+            files,
+            warnings: rendered.warnings.clone(),
         })
-    })())
+    })
 }
 
 /// Renders the bundle as `prepare` does, checks everything that can refuse the run, then
@@ -424,7 +582,20 @@ fn converge(opts: &UpOptions, progress: &mut dyn FnMut(&Progress)) -> Result<UpR
     check_root(opts)?;
     crate::prepare::precheck(&opts.render, None)?;
     let docker = rt.block_on(connect())?;
-    let lock = crate::disk::lock(&crate::prepare::out_dir(&opts.render, opts.out.clone()))?;
+    let out = crate::prepare::out_dir(&opts.render, opts.out.clone());
+    crate::disk::locked(&out, |lock| {
+        converge_locked(opts, progress, &rt, &docker, lock, started)
+    })
+}
+
+fn converge_locked(
+    opts: &UpOptions,
+    progress: &mut dyn FnMut(&Progress),
+    rt: &tokio::runtime::Runtime,
+    docker: &Docker,
+    lock: &crate::disk::DirLock,
+    started: Instant,
+) -> Result<UpReport> {
     let (rendered, t) = target(opts)?;
 
     rt.block_on(async {
@@ -432,12 +603,12 @@ fn converge(opts: &UpOptions, progress: &mut dyn FnMut(&Progress)) -> Result<UpR
             desired,
             existing,
             steps,
-        } = preflight(&docker, opts, &t).await?;
+        } = preflight(docker, opts, &t).await?;
         progress(&Progress::Planned(steps.clone()));
 
         // every refusal is behind: now the bundle, and the host directories Compose would
         // create for binds whose source is missing
-        let prepared = crate::prepare::write(rendered, &lock)?;
+        let prepared = crate::prepare::write(rendered, lock)?;
         for w in &prepared.warnings {
             progress(&Progress::Warning(w.clone()));
         }
@@ -447,14 +618,14 @@ fn converge(opts: &UpOptions, progress: &mut dyn FnMut(&Progress)) -> Result<UpR
             .iter()
             .map(|s| (s.service.as_str(), s.action))
             .collect();
-        let mut waiter = Waiter::new(&docker, started, opts.timeout, progress);
+        let mut waiter = Waiter::new(docker, started, opts.timeout, progress);
         let untouched = steps.iter().all(|s| s.action == Action::Keep);
         if !untouched {
-            ensure_network(&docker, &opts.project).await?;
+            ensure_network(docker, &opts.project).await?;
 
             for s in steps.iter().filter(|s| s.action == Action::Remove) {
                 if let Some(e) = existing.get(&s.service) {
-                    remove(&docker, &e.id).await?;
+                    remove(docker, &e.id).await?;
                     (waiter.progress)(&Progress::Removed {
                         service: s.service.clone(),
                     });
@@ -468,7 +639,7 @@ fn converge(opts: &UpOptions, progress: &mut dyn FnMut(&Progress)) -> Result<UpR
                         service: d.service.clone(),
                         action: Action::Remove,
                     });
-                    remove(&docker, &e.id).await?;
+                    remove(docker, &e.id).await?;
                 }
             }
 
@@ -490,7 +661,7 @@ fn converge(opts: &UpOptions, progress: &mut dyn FnMut(&Progress)) -> Result<UpR
                 waiter.fresh(&d.service);
                 match action {
                     Action::Keep | Action::Remove => {}
-                    Action::Start => start(&docker, d).await?,
+                    Action::Start => start(docker, d).await?,
                     Action::Restart => {
                         docker
                             .restart_container(&d.name, None)
@@ -508,7 +679,7 @@ fn converge(opts: &UpOptions, progress: &mut dyn FnMut(&Progress)) -> Result<UpR
                             .map_err(|e| {
                                 engine_error(e, format!("cannot create {} ({})", d.name, d.service))
                             })?;
-                        start(&docker, d).await?;
+                        start(docker, d).await?;
                     }
                 }
             }

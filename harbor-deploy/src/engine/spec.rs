@@ -16,7 +16,8 @@ use crate::compose::{self, ComposeFile, Port};
 use crate::error::InputError;
 
 use super::{
-    LABEL_DATA, LABEL_HASH, LABEL_ORDER, LABEL_OUT, LABEL_PROJECT, LABEL_SERVICE, Target, UpOptions,
+    LABEL_DATA, LABEL_HASH, LABEL_ORDER, LABEL_OUT, LABEL_PROJECT, LABEL_RELEASE, LABEL_SERVICE,
+    Target, UpOptions,
 };
 
 /// One container as the bundle wants it.
@@ -94,7 +95,8 @@ pub(super) fn image_overrides(
         map.insert(name.clone(), image);
     }
     if let Some(path) = &opts.images {
-        let text = std::fs::read(path)
+        // a map of a dozen image references: a few hundred bytes
+        let text = crate::disk::read_limited(path, 1 << 20)
             .map_err(|e| {
                 InputError::new(format!(
                     "cannot read the --images file {}: {}",
@@ -356,6 +358,7 @@ pub(super) async fn desired(docker: &Docker, opts: &UpOptions, t: &Target) -> Re
             (LABEL_ORDER.to_string(), index.to_string()),
             (LABEL_OUT.to_string(), out.display().to_string()),
             (LABEL_DATA.to_string(), data.display().to_string()),
+            (LABEL_RELEASE.to_string(), t.release.tag.to_string()),
         ]);
         body.labels = Some(labels);
 
@@ -372,12 +375,19 @@ pub(super) async fn desired(docker: &Docker, opts: &UpOptions, t: &Target) -> Re
     Ok(list)
 }
 
-/// Creates, as Compose does, a directory for every bind whose host path is missing.
+/// Creates, as Compose does, a directory for every bind whose host path is missing; those
+/// below the data volume or the installer directory go on the list a purge deletes.
 pub(super) fn create_bind_sources(t: &Target) -> Result<()> {
+    let mut sources = Vec::new();
+    for s in t.file.services.values() {
+        sources.extend(s.binds(&t.out)?.into_iter().map(|b| b.source));
+    }
+    crate::disk::record_created(&t.out, &t.data, &sources)?;
+
     for s in t.file.services.values() {
         for b in s.binds(&t.out)? {
             if !b.source.exists() {
-                std::fs::create_dir_all(&b.source)
+                crate::disk::make_dirs(&b.source)
                     .with_context(|| format!("cannot create {}", b.source.display()))?;
             }
         }

@@ -55,6 +55,10 @@ pub(crate) const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "the seed every secret derives from is persisted in the data volume",
     ),
     (
+        "data/secret/keys/created: unexpected file",
+        "what the installation created is listed beside the seed, for a purge to delete",
+    ),
+    (
         "config/registry/passwd: mode 0640, reference 0644",
         "the htpasswd line is readable only by the registry's user",
     ),
