@@ -66,7 +66,10 @@ export interface BundleFile {
   root: 'install' | 'data'
   /** Relative path with `/` separators. */
   path: string
-  /** The bytes. */
+  /**
+   * The bytes, in memory the JavaScript engine owns: the garbage collector frees them
+   * without waiting for a turn of the event loop, as memory lent from Rust would.
+   */
   contents: Buffer
   /** Permission bits. */
   mode: number
@@ -76,7 +79,10 @@ export interface BundleFile {
   gid: number
 }
 
-/** Removes the project's containers and network; the data volume stays unless `purge`. */
+/**
+ * Removes the project's containers and network; the data volume stays unless `purge`, which
+ * deletes what the installation created in it and keeps what was there before.
+ */
 export declare function down(project?: string | undefined | null, opts?: DownOptions | undefined | null): Promise<DownReport>
 
 /** Options of `down`. */
@@ -86,6 +92,13 @@ export interface DownOptions {
    * `common/config`: registry storage, database, secrets. Irreversible.
    */
   purge?: boolean
+  /**
+   * With `purge`: the harbor.yml of an installation to purge even when none of its
+   * containers is left (after an `up` that failed early, or a second `down`).
+   */
+  config?: string
+  /** With `config`: the installer directory, when `up` was given one. */
+  out?: string
 }
 
 /** What `down` did. */
@@ -96,8 +109,10 @@ export interface DownReport {
   removed: Array<string>
   /** Whether the project's network was removed. */
   networkRemoved: boolean
-  /** Directories deleted by a purge. */
+  /** What a purge deleted: what the installation created. */
   purged: Array<string>
+  /** Directories of the data volume a purge left: they were there before the installation. */
+  kept: Array<string>
 }
 
 /** A file on the host that the configuration names (a certificate, a CA bundle, ...). */
@@ -164,6 +179,8 @@ export interface Plan {
   changed: boolean
   /** Files `prepare` would write because they are new or different. */
   files: Array<string>
+  /** What `up` would warn about: the configuration's notes and the render's warnings. */
+  warnings: Array<string>
 }
 
 /**
@@ -314,7 +331,7 @@ export interface Step {
  * Renders and writes the bundle, then brings the engine to it and resolves once every
  * container is healthy. `onProgress`, when given, is called on the JavaScript thread with
  * each event, every one before the promise settles; what it throws is an uncaught
- * exception.
+ * exception (`process.on('uncaughtException')` sees it), and `up` goes on.
  */
 export declare function up(opts?: UpOptions | undefined | null, onProgress?: (((arg: ProgressEvent) => void)) | undefined | null): Promise<UpReport>
 
@@ -352,7 +369,10 @@ export interface UpOptions {
   timeoutSeconds?: number
   /** Publish every port on 127.0.0.1 only. */
   publishLoopback?: boolean
-  /** Add this to every published host port that the compose file binds on all interfaces. */
+  /**
+   * Add this to every published host port that the compose file binds on all interfaces
+   * (0 to 65535).
+   */
   portOffset?: number
 }
 

@@ -1,69 +1,83 @@
-//! `prepare`, `plan`, `up`, `status` and `down`: harbor-deploy, as Promises that run on libuv's
-//! thread pool.
+//! `prepare`, `plan`, `up`, `status` and `down`: harbor-deploy, as Promises settled from a
+//! thread of their own.
 //!
-//! Each function converts its options on the JavaScript thread, then hands a closure to a
-//! [`Job`], which runs it off that thread and settles the Promise: resolved with the report,
+//! Each function converts its options on the JavaScript thread, then hands a closure to
+//! [`spawn`], which runs it on a new thread and settles the Promise: resolved with the report,
 //! or rejected with an `Error` whose `code` is the `ErrorKind` code and whose message is the
-//! one the command line prints.
+//! one the command line prints. A deploy call waits on the engine for minutes; on libuv's
+//! thread pool (four threads by default) it would hold up every `fs` and `dns` call of the
+//! process for that long.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use harbor_deploy::ErrorKind;
-use napi::bindgen_prelude::{AsyncTask, Date, Env, Result, ToNapiValue, TypeName};
+use napi::bindgen_prelude::{Date, Env, Object, Result, ToNapiValue};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::{Status, Task};
+use napi::{JsDeferred, Status};
 use napi_derive::napi;
 
 use crate::error::{Issue, with_issues};
 
-/// A deploy call to run off the JavaScript thread.
-pub struct Job<T> {
-    work: Option<Work<T>>,
+/// What settles a Promise on the JavaScript thread.
+type Settle<T> = Box<dyn FnOnce(Env) -> Result<T> + Send>;
+
+/// A Promise's settling end, taken by whichever settles it first.
+type Slot<T> = Mutex<Option<JsDeferred<T, Settle<T>>>>;
+
+/// Runs a deploy call on a thread of its own and returns the Promise it settles.
+fn spawn<'env, T, W>(env: &'env Env, work: W) -> Result<Object<'env>>
+where
+    T: ToNapiValue + Send + 'static,
+    W: FnOnce() -> std::result::Result<T, harbor_deploy::Error> + Send + 'static,
+{
+    let (deferred, promise) = env.create_deferred::<T, Settle<T>>()?;
+
+    // kept outside the thread too, so that a thread that cannot start still settles it
+    let slot: Arc<Slot<T>> = Arc::new(Mutex::new(Some(deferred)));
+    let take = |slot: &Slot<T>| {
+        slot.lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+    };
+    let theirs = slot.clone();
+    let started = std::thread::Builder::new()
+        .name("harbor-deploy".into())
+        .spawn(move || {
+            // a panic must not end the process; it becomes a rejection
+            let outcome = catch_unwind(AssertUnwindSafe(work));
+            let settle: Settle<T> = Box::new(move |env| match outcome {
+                Ok(Ok(value)) => Ok(value),
+                Ok(Err(e)) => Err(rejection(&env, &e)),
+                Err(_) => Err(napi::Error::new(
+                    Status::GenericFailure,
+                    "internal error: the deploy call panicked".to_string(),
+                )),
+            });
+            if let Some(deferred) = take(&theirs) {
+                deferred.resolve(settle);
+            }
+        });
+    if let Err(e) = started
+        && let Some(deferred) = take(&slot)
+    {
+        deferred.reject(napi::Error::new(
+            Status::GenericFailure,
+            format!("cannot start a thread for the deploy call: {e}"),
+        ));
+    }
+    Ok(promise)
 }
 
-type Work<T> = Box<dyn FnOnce() -> std::result::Result<T, harbor_deploy::Error> + Send>;
-
-impl<T> Job<T> {
-    fn new(
-        work: impl FnOnce() -> std::result::Result<T, harbor_deploy::Error> + Send + 'static,
-    ) -> Job<T> {
-        Job {
-            work: Some(Box::new(work)),
-        }
-    }
-}
-
-impl<T: ToNapiValue + TypeName + Send + 'static> Task for Job<T> {
-    type Output = std::result::Result<T, harbor_deploy::Error>;
-    type JsValue = T;
-
-    fn compute(&mut self) -> Result<Self::Output> {
-        let Some(work) = self.work.take() else {
-            return Err(napi::Error::new(
-                Status::GenericFailure,
-                "a deploy call ran twice".to_string(),
-            ));
-        };
-
-        // a panic must not unwind into libuv; it becomes a rejection
-        catch_unwind(AssertUnwindSafe(work)).map_err(|_| {
-            napi::Error::new(
-                Status::GenericFailure,
-                "internal error: the deploy call panicked".to_string(),
-            )
-        })
-    }
-
-    fn resolve(&mut self, env: Env, output: Self::Output) -> Result<T> {
-        output.map_err(|e| {
-            let issues = e.issues();
-            let issues = (!issues.is_empty())
-                .then(|| issues.iter().map(|i| Issue::from_rust(i, true)).collect());
-            with_issues(&env, e.kind().code(), e.message().to_string(), issues)
-        })
-    }
+/// The `Error` a deploy call rejects with: its kind's code, the command's message and, for an
+/// invalid configuration, the issues.
+fn rejection(env: &Env, e: &harbor_deploy::Error) -> napi::Error {
+    let issues = e.issues();
+    let issues =
+        (!issues.is_empty()).then(|| issues.iter().map(|i| Issue::from_rust(i, true)).collect());
+    with_issues(env, e.kind().code(), e.message().to_string(), issues)
 }
 
 /// Options of `prepare`.
@@ -126,8 +140,9 @@ pub struct UpOptions {
     pub timeout_seconds: Option<u32>,
     /// Publish every port on 127.0.0.1 only.
     pub publish_loopback: Option<bool>,
-    /// Add this to every published host port that the compose file binds on all interfaces.
-    pub port_offset: Option<u16>,
+    /// Add this to every published host port that the compose file binds on all interfaces
+    /// (0 to 65535).
+    pub port_offset: Option<u32>,
 }
 
 /// Options of `down`.
@@ -136,6 +151,11 @@ pub struct DownOptions {
     /// Also delete what the bundle created in the data volume and the rendered
     /// `common/config`: registry storage, database, secrets. Irreversible.
     pub purge: Option<bool>,
+    /// With `purge`: the harbor.yml of an installation to purge even when none of its
+    /// containers is left (after an `up` that failed early, or a second `down`).
+    pub config: Option<String>,
+    /// With `config`: the installer directory, when `up` was given one.
+    pub out: Option<String>,
 }
 
 /// What `prepare` did.
@@ -184,6 +204,8 @@ pub struct Plan {
     pub changed: bool,
     /// Files `prepare` would write because they are new or different.
     pub files: Vec<String>,
+    /// What `up` would warn about: the configuration's notes and the render's warnings.
+    pub warnings: Vec<String>,
 }
 
 /// What `up` did.
@@ -255,14 +277,16 @@ pub struct DownReport {
     pub removed: Vec<String>,
     /// Whether the project's network was removed.
     pub network_removed: bool,
-    /// Directories deleted by a purge.
+    /// What a purge deleted: what the installation created.
     pub purged: Vec<String>,
+    /// Directories of the data volume a purge left: they were there before the installation.
+    pub kept: Vec<String>,
 }
 
 /// Renders and writes the bundle as `harbor-deploy prepare` does: the installer directory and
 /// the data volume, only files that are new or differ, secrets kept from earlier runs.
 #[napi(ts_return_type = "Promise<Prepared>")]
-pub fn prepare(opts: Option<PrepareOptions>) -> AsyncTask<Job<Prepared>> {
+pub fn prepare<'env>(env: &'env Env, opts: Option<PrepareOptions>) -> Result<Object<'env>> {
     let opts = opts.map(|o| {
         let now = o
             .now
@@ -282,7 +306,7 @@ pub fn prepare(opts: Option<PrepareOptions>) -> AsyncTask<Job<Prepared>> {
         (render, o.out, o.seed_file, now)
     });
 
-    AsyncTask::new(Job::new(move || {
+    spawn(env, move || {
         let mut options = harbor_deploy::PrepareOptions::default();
         if let Some((render, out, seed_file, now)) = opts {
             options.render = render;
@@ -291,40 +315,43 @@ pub fn prepare(opts: Option<PrepareOptions>) -> AsyncTask<Job<Prepared>> {
             options.now = now.map_err(|e| harbor_deploy::Error::new(ErrorKind::InvalidInput, e))?;
         }
         harbor_deploy::prepare(&options).map(prepared)
-    }))
+    })
 }
 
 /// What `up` would create, recreate, restart or remove; writes nothing, to the disk or the
 /// engine.
 #[napi(ts_return_type = "Promise<Plan>")]
-pub fn plan(opts: Option<UpOptions>) -> AsyncTask<Job<Plan>> {
+pub fn plan<'env>(env: &'env Env, opts: Option<UpOptions>) -> Result<Object<'env>> {
     let options = up_options(opts);
 
-    AsyncTask::new(Job::new(move || {
-        let plan = harbor_deploy::plan(&options)?;
+    spawn(env, move || {
+        let plan = harbor_deploy::plan(&options?)?;
         Ok(Plan {
             project: plan.project,
             steps: plan.steps.into_iter().map(step).collect(),
             changed: plan.changed,
             files: plan.files.iter().map(|p| path(p)).collect(),
+            warnings: plan.warnings,
         })
-    }))
+    })
 }
 
 /// Renders and writes the bundle, then brings the engine to it and resolves once every
 /// container is healthy. `onProgress`, when given, is called on the JavaScript thread with
 /// each event, every one before the promise settles; what it throws is an uncaught
-/// exception.
+/// exception (`process.on('uncaughtException')` sees it), and `up` goes on.
 #[napi(ts_return_type = "Promise<UpReport>")]
-pub fn up(
+pub fn up<'env>(
+    env: &'env Env,
     opts: Option<UpOptions>,
     on_progress: Option<ThreadsafeFunction<ProgressEvent, (), ProgressEvent, Status, false>>,
-) -> AsyncTask<Job<UpReport>> {
+) -> Result<Object<'env>> {
     let options = up_options(opts);
 
-    AsyncTask::new(Job::new(move || {
-        use std::sync::Arc;
+    spawn(env, move || {
         use std::sync::atomic::{AtomicUsize, Ordering};
+
+        let options = options?;
 
         // events not yet handled by JavaScript; the promise settles only after the last
         let pending = Arc::new(AtomicUsize::new(0));
@@ -335,9 +362,10 @@ pub fn up(
                 let status = f.call_with_return_value(
                     progress(p),
                     ThreadsafeFunctionCallMode::NonBlocking,
-                    move |_, _| {
+                    move |returned, _| {
                         done.fetch_sub(1, Ordering::SeqCst);
-                        Ok(())
+                        // an Err here is raised as an uncaught exception by napi
+                        returned
                     },
                 );
                 if status != Status::Ok {
@@ -359,15 +387,15 @@ pub fn up(
             prepared: prepared(up.prepared),
             elapsed_ms: millis(up.elapsed),
         })
-    }))
+    })
 }
 
 /// The project's services with state, health, image and ports, by service name.
 #[napi(ts_return_type = "Promise<Array<ServiceStatus>>")]
-pub fn status(project: Option<String>) -> AsyncTask<Job<Vec<ServiceStatus>>> {
+pub fn status<'env>(env: &'env Env, project: Option<String>) -> Result<Object<'env>> {
     let project = project.unwrap_or_else(default_project);
 
-    AsyncTask::new(Job::new(move || {
+    spawn(env, move || {
         Ok(harbor_deploy::status(&project)?
             .into_iter()
             .map(|s| ServiceStatus {
@@ -379,25 +407,45 @@ pub fn status(project: Option<String>) -> AsyncTask<Job<Vec<ServiceStatus>>> {
                 image: s.image,
                 ports: s.ports,
             })
-            .collect())
-    }))
+            .collect::<Vec<_>>())
+    })
 }
 
-/// Removes the project's containers and network; the data volume stays unless `purge`.
+/// Removes the project's containers and network; the data volume stays unless `purge`, which
+/// deletes what the installation created in it and keeps what was there before.
 #[napi(ts_return_type = "Promise<DownReport>")]
-pub fn down(project: Option<String>, opts: Option<DownOptions>) -> AsyncTask<Job<DownReport>> {
+pub fn down<'env>(
+    env: &'env Env,
+    project: Option<String>,
+    opts: Option<DownOptions>,
+) -> Result<Object<'env>> {
     let project = project.unwrap_or_else(default_project);
-    let purge = opts.and_then(|o| o.purge).unwrap_or(false);
+    let (purge, config, out) = match opts {
+        Some(o) => (o.purge.unwrap_or(false), o.config, o.out),
+        None => (false, None, None),
+    };
+    let options = harbor_deploy::DownOptions {
+        project,
+        purge,
+        installation: config.map(|c| {
+            let render = harbor_deploy::RenderOptions {
+                config: Some(PathBuf::from(c)),
+                ..harbor_deploy::RenderOptions::default()
+            };
+            (render, out.map(PathBuf::from))
+        }),
+    };
 
-    AsyncTask::new(Job::new(move || {
-        let down = harbor_deploy::down(&project, purge)?;
+    spawn(env, move || {
+        let down = harbor_deploy::down_with(&options)?;
         Ok(DownReport {
             project: down.project,
             removed: down.removed,
             network_removed: down.network_removed,
             purged: down.purged.iter().map(|p| path(p)).collect(),
+            kept: down.kept.iter().map(|p| path(p)).collect(),
         })
-    }))
+    })
 }
 
 /// The fields of `harbor_deploy::RenderOptions`, as both option objects carry them.
@@ -424,13 +472,24 @@ fn render_options(f: RenderFields) -> harbor_deploy::RenderOptions {
     }
 }
 
-fn up_options(opts: Option<UpOptions>) -> harbor_deploy::UpOptions {
+/// The options of `plan` and `up`; a port offset out of range is an input error, for the
+/// Promise to reject with.
+fn up_options(
+    opts: Option<UpOptions>,
+) -> std::result::Result<harbor_deploy::UpOptions, harbor_deploy::Error> {
     let defaults = harbor_deploy::UpOptions::default();
     let Some(o) = opts else {
-        return defaults;
+        return Ok(defaults);
     };
+    let port_offset = o.port_offset.unwrap_or(0);
+    let port_offset = u16::try_from(port_offset).map_err(|_| {
+        harbor_deploy::Error::new(
+            ErrorKind::InvalidInput,
+            format!("portOffset {port_offset} is out of range; it takes 0 to 65535"),
+        )
+    })?;
 
-    harbor_deploy::UpOptions {
+    Ok(harbor_deploy::UpOptions {
         render: render_options(RenderFields {
             config: o.config,
             hostname: o.hostname,
@@ -449,8 +508,8 @@ fn up_options(opts: Option<UpOptions>) -> harbor_deploy::UpOptions {
             .map(|secs| Duration::from_secs(u64::from(secs)))
             .unwrap_or(defaults.timeout),
         publish_loopback: o.publish_loopback.unwrap_or(false),
-        port_offset: o.port_offset.unwrap_or(0),
-    }
+        port_offset,
+    })
 }
 
 fn default_project() -> String {

@@ -3,7 +3,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use harbor_prep::{Config, HostFiles, Inputs, Release, Root, Secret, Seed, State};
-use napi::bindgen_prelude::{Buffer, Date, Either, Env, Result};
+use napi::JsString;
+use napi::bindgen_prelude::{Buffer, BufferSlice, Date, Either, Env, Result};
 use napi_derive::napi;
 
 use crate::error::{Issue, invalid_arg, invalid_config};
@@ -83,14 +84,15 @@ pub struct HostPath {
 
 /// A file of a rendered bundle.
 #[napi(object)]
-pub struct BundleFile {
+pub struct BundleFile<'env> {
     /// The directory `path` is relative to: the installer directory or the data volume.
     #[napi(ts_type = "'install' | 'data'")]
     pub root: String,
     /// Relative path with `/` separators.
     pub path: String,
-    /// The bytes.
-    pub contents: Buffer,
+    /// The bytes, in memory the JavaScript engine owns: the garbage collector frees them
+    /// without waiting for a turn of the event loop, as memory lent from Rust would.
+    pub contents: BufferSlice<'env>,
     /// Permission bits.
     pub mode: u32,
     /// Owner.
@@ -117,9 +119,9 @@ pub struct BundleDirectory {
 
 /// Everything a render produces.
 #[napi(object)]
-pub struct Bundle {
+pub struct Bundle<'env> {
     /// Every file, sorted by root then path.
-    pub files: Vec<BundleFile>,
+    pub files: Vec<BundleFile<'env>>,
     /// Every directory, parents before children; create them before writing the files.
     pub directories: Vec<BundleDirectory>,
     /// The text of `docker-compose.yml` (also among `files`).
@@ -131,17 +133,61 @@ pub struct Bundle {
     pub warnings: Vec<String>,
 }
 
-/// The configuration's text, from a string or from a file's bytes (which must be UTF-8); the
-/// error never repeats the contents, which hold passwords.
-fn text_of(text: Either<String, Buffer>) -> Result<String> {
+/// The configuration's text, from a string or from a file's bytes, or the issue that keeps it
+/// from being text: bytes that are not UTF-8, or a string holding half of a UTF-16 surrogate
+/// pair, which no file can hold (napi would quietly turn it into U+FFFD, changing a password
+/// without a word). The issue never repeats the contents, which hold passwords.
+fn text_of(
+    text: Either<JsString, Buffer>,
+) -> Result<std::result::Result<String, harbor_prep::Issue>> {
+    let bad = |at: Option<harbor_prep::yaml::Mark>, what: String| {
+        harbor_prep::Issue::new(
+            "",
+            at,
+            harbor_prep::Code::Encoding,
+            format!("the configuration {what}; give it as UTF-8 text"),
+        )
+    };
     match text {
-        Either::A(s) => Ok(s),
-        Either::B(b) => String::from_utf8(b.to_vec()).map_err(|e| {
-            invalid_arg(format!(
-                "the configuration is not UTF-8 text (byte {}); save it as UTF-8",
-                e.utf8_error().valid_up_to()
-            ))
-        }),
+        Either::A(s) => {
+            let utf16 = s.into_utf16()?;
+            let units = utf16.as_slice();
+            let units = units.strip_suffix(&[0]).unwrap_or(units);
+            Ok(char::decode_utf16(units.iter().copied())
+                .collect::<std::result::Result<String, _>>()
+                .map_err(|e| {
+                    bad(
+                        Some(mark_of(units, e.unpaired_surrogate())),
+                        "holds a lone UTF-16 surrogate, half of a character that no file can \
+                         hold"
+                            .into(),
+                    )
+                }))
+        }
+        Either::B(b) => Ok(String::from_utf8(b.to_vec()).map_err(|e| {
+            bad(
+                None,
+                format!(
+                    "is not UTF-8 text (byte {} is not)",
+                    e.utf8_error().valid_up_to()
+                ),
+            )
+        })),
+    }
+}
+
+/// The line and column of the first unit equal to `unit`, counting characters as JavaScript
+/// does not: a surrogate pair is one column.
+fn mark_of(units: &[u16], unit: u16) -> harbor_prep::yaml::Mark {
+    let at = units.iter().position(|&u| u == unit).unwrap_or(units.len());
+    let before = &units[..at];
+    let line_start = before
+        .iter()
+        .rposition(|&u| u == u16::from(b'\n'))
+        .map_or(0, |i| i + 1);
+    harbor_prep::yaml::Mark {
+        line: before.iter().filter(|&&u| u == u16::from(b'\n')).count() + 1,
+        column: char::decode_utf16(before[line_start..].iter().copied()).count() + 1,
     }
 }
 
@@ -149,8 +195,14 @@ fn text_of(text: Either<String, Buffer>) -> Result<String> {
 ///
 /// Throws (code `InvalidArg`) only for unusable options, never for a bad configuration.
 #[napi]
-pub fn validate(text: Either<String, Buffer>, opts: Option<ValidateOptions>) -> Result<Vec<Issue>> {
-    let text = text_of(text)?;
+pub fn validate(
+    text: Either<JsString, Buffer>,
+    opts: Option<ValidateOptions>,
+) -> Result<Vec<Issue>> {
+    let text = match text_of(text)? {
+        Ok(t) => t,
+        Err(issue) => return Ok(convert(&[issue], true)),
+    };
     let (format, now, with_trivy, version, files) = match opts {
         Some(o) => (o.format, o.now, o.with_trivy, o.harbor_version, o.files),
         None => (None, None, None, None, None),
@@ -184,8 +236,15 @@ pub fn validate(text: Either<String, Buffer>, opts: Option<ValidateOptions>) -> 
 /// Throws an `Error` with code `InvalidArg` and an `issues` array when the configuration does
 /// not validate, or with code `InvalidArg` alone when an option is unusable.
 #[napi]
-pub fn render(env: Env, text: Either<String, Buffer>, opts: RenderOptions) -> Result<Bundle> {
-    let text = text_of(text)?;
+pub fn render<'env>(
+    env: &'env Env,
+    text: Either<JsString, Buffer>,
+    opts: RenderOptions,
+) -> Result<Bundle<'env>> {
+    let text = match text_of(text)? {
+        Ok(t) => t,
+        Err(issue) => return Err(invalid_config(env, vec![issue], true)),
+    };
     let release = release(opts.harbor_version.as_deref())?;
     let now = unix_seconds(&opts.now)?;
     let seed = seed(&opts.seed)?;
@@ -198,13 +257,13 @@ pub fn render(env: Env, text: Either<String, Buffer>, opts: RenderOptions) -> Re
 
     let source = match source(&text, opts.format.as_deref())? {
         Ok(s) => s,
-        Err(issues) => return Err(invalid_config(&env, issues, true)),
+        Err(issues) => return Err(invalid_config(env, issues, true)),
     };
     let (config, _) = Config::read(&source.yaml);
     let issues = harbor_prep::check(&source.yaml, &files, now, with_trivy, release);
     let config = match config {
         Some(c) if issues.is_empty() => c,
-        _ => return Err(invalid_config(&env, issues, source.marks)),
+        _ => return Err(invalid_config(env, issues, source.marks)),
     };
 
     let inputs = Inputs {
@@ -217,7 +276,7 @@ pub fn render(env: Env, text: Either<String, Buffer>, opts: RenderOptions) -> Re
         release,
     };
     let bundle = harbor_prep::render(&inputs)
-        .map_err(|issues| invalid_config(&env, issues.0, source.marks))?;
+        .map_err(|issues| invalid_config(env, issues.0, source.marks))?;
 
     let compose = bundle
         .text(Root::Install, "docker-compose.yml")
@@ -231,7 +290,7 @@ pub fn render(env: Env, text: Either<String, Buffer>, opts: RenderOptions) -> Re
             Some(contents) => files.push(BundleFile {
                 root,
                 path: entry.path,
-                contents: contents.into(),
+                contents: BufferSlice::copy_from(env, contents)?,
                 mode: entry.mode,
                 uid: entry.uid,
                 gid: entry.gid,
@@ -266,10 +325,12 @@ pub fn render(env: Env, text: Either<String, Buffer>, opts: RenderOptions) -> Re
 /// `files` to `validate` and `render`. Empty when the configuration cannot be read.
 #[napi]
 pub fn host_paths(
-    text: Either<String, Buffer>,
+    text: Either<JsString, Buffer>,
     opts: Option<HostPathsOptions>,
 ) -> Result<Vec<HostPath>> {
-    let text = text_of(text)?;
+    let Ok(text) = text_of(text)? else {
+        return Ok(Vec::new());
+    };
     let (format, with_trivy) = match opts {
         Some(o) => (o.format, o.with_trivy.unwrap_or(false)),
         None => (None, false),

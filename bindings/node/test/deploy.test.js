@@ -111,6 +111,41 @@ test('the deploy calls return Promises that reject with the error kind code', as
   assert.equal(rooted.code, 'INVALID_INPUT')
 })
 
+test('a deploy call keeps off the thread pool fs and dns need', () => {
+  // an engine that takes connections and never answers holds each call for its 10 s limit;
+  // with a pool of one thread, a call on the pool would hold up every fs call as long
+  const script = `
+    const fs = require('node:fs')
+    const net = require('node:net')
+    const harbor = require(${JSON.stringify(path.join(__dirname, '..', 'index.js'))})
+    const sock = ${JSON.stringify(path.join(scratch(), 'silent.sock'))}
+    const order = []
+    net.createServer(() => {}).listen(sock, async () => {
+      process.env.DOCKER_HOST = 'unix://' + sock
+      const calls = [harbor.status('a'), harbor.status('b')].map((p) =>
+        p.then(() => order.push('resolved'), (e) => order.push(e.code)))
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      await fs.promises.readFile(__filename === '[eval]' ? sock : __filename).catch(() => {})
+      order.push('read')
+      await Promise.all(calls)
+      console.log(JSON.stringify(order))
+      process.exit(0)
+    })
+  `
+  const out = execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, UV_THREADPOOL_SIZE: '1' } })
+  assert.deepEqual(JSON.parse(out), ['read', 'ENGINE_UNREACHABLE', 'ENGINE_UNREACHABLE'])
+})
+
+test('option values out of range reject, never throw', async () => {
+  for (const portOffset of [70000, -80]) {
+    const pending = harbor.plan({ hostname: 'harbor.example.test', portOffset })
+    assert.ok(pending instanceof Promise)
+    const e = await rejection(pending)
+    assert.equal(e.code, 'INVALID_INPUT')
+    assert.match(e.message, /portOffset .* out of range; it takes 0 to 65535/)
+  }
+})
+
 test('prepare writes the bundle and reports what changed', async () => {
   const dir = scratch()
   const opts = { hostname: 'harbor.example.test', root: dir, out: path.join(dir, 'out'), now: new Date('2027-01-01T00:00:00Z') }
@@ -203,6 +238,18 @@ test('plan, up, status and down on a real engine', { timeout: 40 * 60 * 1000 }, 
   assert.equal(idle.changed, false)
   assert.deepEqual((await harbor.status(PROJECT)).map((s) => s.id), status.map((s) => s.id))
 
+  // what the progress callback throws is an uncaught exception, and up goes on
+  const script = `
+    const harbor = require(${JSON.stringify(path.join(__dirname, '..', 'index.js'))})
+    const caught = []
+    process.on('uncaughtException', (e) => caught.push(e.message))
+    harbor.up(${JSON.stringify(opts)}, (e) => {
+      if (e.kind === 'planned') throw new Error('thrown by the callback')
+    }).then((r) => console.log(JSON.stringify({ caught, changed: r.changed })))
+  `
+  const child = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, DOCKER_HOST: host } }))
+  assert.deepEqual(child, { caught: ['thrown by the callback'], changed: false })
+
   // a portal that never becomes ready: HEALTH_TIMEOUT, named
   const image = 'hpt-test/portal-silent-node:1'
   const context = scratch()
@@ -227,4 +274,14 @@ test('plan, up, status and down on a real engine', { timeout: 40 * 60 * 1000 }, 
   assert.ok(down.purged.includes(path.join(work, 'data', 'database')), down.purged.join('\n'))
   assert.ok(!fs.existsSync(path.join(work, 'data', 'database')))
   assert.deepEqual(await harbor.status(PROJECT), [])
+
+  // with no container left, the configuration names what to purge
+  await harbor.prepare({ config, out })
+  assert.ok(fs.existsSync(path.join(work, 'data', 'secret', 'keys', 'seed')))
+  const unnamed = await rejection(harbor.down(PROJECT, { purge: true }))
+  assert.equal(unnamed.code, 'INVALID_INPUT', unnamed.message)
+  const named = await harbor.down(PROJECT, { purge: true, config, out })
+  assert.deepEqual(named.removed, [])
+  assert.ok(named.purged.includes(path.join(work, 'data', 'secret')), named.purged.join('\n'))
+  assert.ok(!fs.existsSync(path.join(work, 'data', 'secret')))
 })

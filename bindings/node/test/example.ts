@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { type HarborError, render, up, validate } from 'harbor-prep'
 
 async function main(): Promise<void> {
@@ -8,14 +8,18 @@ async function main(): Promise<void> {
     console.error(`harbor.yml:${i.line ?? '-'}: ${i.path}: ${i.message} [${i.code}]`)
   }
 
+  // the seed and the state are secret: made once, kept (mode 0600), given to every render
+  if (!existsSync('seed')) writeFileSync('seed', randomBytes(32), { mode: 0o600 })
+  const state = existsSync('state.json') ? JSON.parse(readFileSync('state.json', 'utf8')) : undefined
   try {
-    const bundle = render(text, { seed: randomBytes(32), now: new Date() })
-    console.log(`${bundle.files.length} files; persist bundle.state to reuse the secrets`)
+    const bundle = render(text, { seed: readFileSync('seed'), now: new Date(), state })
+    writeFileSync('state.json', JSON.stringify(bundle.state), { mode: 0o600 })
+    console.log(`${bundle.files.length} files, the same bytes on every run`)
   } catch (e) {
     for (const i of (e as HarborError).issues ?? []) console.error(i.path, i.message)
   }
 
-  // off the JavaScript thread; rejects with a code such as IMAGE_MISSING or HEALTH_TIMEOUT
+  // on a thread of its own; rejects with a code such as IMAGE_MISSING or HEALTH_TIMEOUT
   const report = await up({ config: '/etc/harbor/harbor.yml' }, (event) => {
     if (event.kind === 'ready') console.log(`${event.service} is healthy`)
   })

@@ -112,10 +112,12 @@ describe('render equals harbor-deploy prepare', { concurrency: 2 }, () => {
         assert.equal(st.mode & 0o7777, d.mode, `${d.root}:${d.path} mode`)
       }
 
-      // nothing the CLI wrote is missing from the bundle, except the seed it persists
+      // nothing the CLI wrote is missing from the bundle, except the seed it persists and the
+      // list of what it created, for a purge
       const ours = (r) => bundle.files.filter((f) => f.root === r).map((f) => f.path).sort()
       assert.deepEqual(walk(out).files, ours('install'))
-      assert.deepEqual(walk(data).files.filter((p) => p !== 'secret/keys/seed'), ours('data'))
+      const own = ['secret/keys/seed', 'secret/keys/created']
+      assert.deepEqual(walk(data).files.filter((p) => !own.includes(p)), ours('data'))
       assert.equal(bundle.compose, fs.readFileSync(path.join(out, 'docker-compose.yml'), 'utf8'))
     })
   }
