@@ -252,6 +252,8 @@ class Plan:
     def changed(self) -> bool: ...
     @property
     def files(self) -> list[str]: ...
+    @property
+    def warnings(self) -> list[str]: ...
 
 @final
 class UpReport:
@@ -321,6 +323,8 @@ class DownReport:
     def network_removed(self) -> bool: ...
     @property
     def purged(self) -> list[str]: ...
+    @property
+    def kept(self) -> list[str]: ...
 
 def check(
     config: Optional[_Path] = None,
@@ -391,5 +395,13 @@ def up(
 def status(project: str = "harbor") -> list[ServiceStatus]:
     """The project's services with state, health, image and ports."""
 
-def down(project: str = "harbor", *, purge: bool = False) -> DownReport:
-    """Removes the project's containers and network; `purge` removes its data too."""
+def down(
+    project: str = "harbor",
+    *,
+    purge: bool = False,
+    config: Optional[_Path] = None,
+    out: Optional[_Path] = None,
+) -> DownReport:
+    """Removes the project's containers and network; `purge` removes what the installation
+    created in its data too. With no container left, `config` (and `out`) name the
+    installation to purge."""

@@ -156,6 +156,9 @@ pub struct Plan {
     /// Files `prepare` would write because they are new or different.
     #[pyo3(get)]
     files: Vec<String>,
+    /// What `up` would warn about.
+    #[pyo3(get)]
+    warnings: Vec<String>,
 }
 
 #[pymethods]
@@ -347,9 +350,12 @@ pub struct DownReport {
     /// Whether the project's network was removed.
     #[pyo3(get)]
     network_removed: bool,
-    /// Directories deleted by a purge.
+    /// What a purge deleted: what the installation created.
     #[pyo3(get)]
     purged: Vec<String>,
+    /// Directories of the data volume a purge left: they were there before the installation.
+    #[pyo3(get)]
+    kept: Vec<String>,
 }
 
 #[pymethods]
@@ -576,6 +582,7 @@ pub fn plan(
         steps: plan.steps.iter().map(Step::from).collect(),
         changed: plan.changed,
         files: plan.files.iter().map(|f| text(f)).collect(),
+        warnings: plan.warnings,
     })
 }
 
@@ -671,18 +678,37 @@ pub fn status(py: Python<'_>, project: &str) -> PyResult<Vec<ServiceStatus>> {
 }
 
 /// Removes the project's containers and network; the data volume stays unless `purge`, which
-/// also deletes what the bundle created in it (registry storage, database, secrets) and the
-/// rendered `common/config`.
+/// also deletes what the installation created in it (registry storage, database, secrets) and
+/// the rendered `common/config`, and keeps what was there before it. With no container left,
+/// `config` (and `out`, when `up` was given one) names the installation to purge.
 #[pyfunction]
-#[pyo3(signature = (project = "harbor", *, purge = false))]
-pub fn down(py: Python<'_>, project: &str, purge: bool) -> PyResult<DownReport> {
+#[pyo3(signature = (project = "harbor", *, purge = false, config = None, out = None))]
+pub fn down(
+    py: Python<'_>,
+    project: &str,
+    purge: bool,
+    config: Option<PathBuf>,
+    out: Option<PathBuf>,
+) -> PyResult<DownReport> {
+    let opts = harbor_deploy::DownOptions {
+        project: project.to_string(),
+        purge,
+        installation: config.map(|c| {
+            let render = harbor_deploy::RenderOptions {
+                config: Some(c),
+                ..harbor_deploy::RenderOptions::default()
+            };
+            (render, out)
+        }),
+    };
     let report = py
-        .detach(|| harbor_deploy::down(project, purge))
+        .detach(|| harbor_deploy::down_with(&opts))
         .map_err(|e| errors::deploy_error(py, &e))?;
     Ok(DownReport {
         project: report.project,
         removed: report.removed,
         network_removed: report.network_removed,
         purged: report.purged.iter().map(|p| text(p)).collect(),
+        kept: report.kept.iter().map(|p| text(p)).collect(),
     })
 }

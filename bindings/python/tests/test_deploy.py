@@ -42,9 +42,16 @@ def test_prepare_writes_what_the_cli_writes(cli: Path, tmp_path: Path, seed_file
             assert prepared.release == "v2.15.2"
             assert prepared.changed and prepared.unchanged == 0
             assert prepared.owners_set == (os.geteuid() == 0)
-        trees.append((read_tree(out), read_tree(root)))
+        # the list of what was created names this installation's directories: compared with
+        # them taken out
+        host = read_tree(root)
+        created = host.pop("data/secret/keys/created")
+        assert created.contents is not None
+        listed = created.contents.replace(str(tmp_path / who).encode(), b"WORK")
+        trees.append((read_tree(out), host, listed))
 
     assert trees[0] == trees[1]
+    assert b"install WORK/out/common\n" in trees[0][2]
 
     # a second run changes nothing, and says so
     again = harbor_prep.prepare(case / "input.harbor.yml", tmp_path / "python" / "out",
@@ -95,7 +102,7 @@ def test_other_errors_are_typed_with_the_cli_message(cli: Path, tmp_path: Path) 
                                               "--seed-file", bad_seed))
 
     missing = tmp_path / "nothing.yml"
-    with pytest.raises(harbor_prep.HarborIOError) as io:
+    with pytest.raises(harbor_prep.InvalidInput) as io:
         harbor_prep.check(missing)
     assert str(io.value) == cli_error(run(cli, "validate", "--config", missing))
 
@@ -167,8 +174,12 @@ def test_up_plan_status_down_on_a_real_engine(engine: None, tmp_path: Path) -> N
     assert docker_env("harbor-db", "POSTGRES_PASSWORD") == SPECIAL
     assert docker_env("harbor-core", "HARBOR_ADMIN_PASSWORD") == SPECIAL
 
-    # nothing changed: a no-op, and the plan says so
-    again = up()
+    # nothing changed: a no-op, and the plan says so, with the warnings up gave; a progress
+    # callback may ask for the status (it runs inside up's runtime)
+    seen: list[int] = []
+    again = up(progress=lambda e: seen.append(len(harbor_prep.status(PROJECT))) if e.kind == "planned" else None)
+    assert seen == [len(rows)]
+    assert plan().warnings == report.prepared.warnings
     assert not again.changed
     assert again.prepared.changed == []
     assert {s.action for s in again.steps} == {"keep"}
@@ -183,6 +194,11 @@ def test_up_plan_status_down_on_a_real_engine(engine: None, tmp_path: Path) -> N
     assert (tmp_path / "data" / "secret" / "keys" / "seed").exists()
     with pytest.raises(harbor_prep.InvalidInput, match="no containers left"):
         harbor_prep.down(PROJECT, purge=True)
+    # with no container left, the configuration names what to purge
+    purged = harbor_prep.down(PROJECT, purge=True, config=config, out=out)
+    assert purged.removed == [] and purged.kept == []
+    assert str(tmp_path / "data" / "secret") in purged.purged
+    assert not (tmp_path / "data" / "secret").exists()
     up()
     purged = harbor_prep.down(PROJECT, purge=True)
     assert purged.purged

@@ -161,8 +161,13 @@ def test_render_writes_the_bytes_of_the_cli(cli: Path, tmp_path: Path, seed_file
 
     assert bundle_tree(bundle, "install") == read_tree(out)
     on_disk = read_tree(data)
-    # the seed is the CLI's own, kept so that a re-run derives the same secrets
+    # the seed is the CLI's own, kept so that a re-run derives the same secrets, and so is the
+    # list of what it created, for a purge
     assert on_disk.pop("secret/keys/seed").contents == SEED
+    created = on_disk.pop("secret/keys/created", None)
+    if created is not None:
+        assert created.contents is not None
+        assert all(line.split(b" ")[0] in (b"data", b"install") for line in created.contents.splitlines())
     assert bundle_tree(bundle, "data") == on_disk
     assert contents(bundle, "docker-compose.yml") == bundle.compose.encode()
 

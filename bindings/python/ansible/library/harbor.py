@@ -32,8 +32,11 @@ options:
         or the configuration itself as a dictionary, which is written to I(out)/harbor.yml
         (mode 0600). Without it, the built-in default configuration for I(hostname).
       - Give passwords through I(harbor_admin_password) and I(database_password), which are
-        never logged; values of keys named like passwords, secrets and tokens in a dictionary
-        are masked in the output too.
+        never logged; in a dictionary, the values of keys named like passwords, secrets,
+        tokens and keys (the storage drivers' too) and the passwords of urls are masked in the
+        output too.
+      - A dictionary is checked before it is written; one that does not validate is never
+        written.
     type: raw
   out:
     description:
@@ -54,9 +57,12 @@ options:
     description:
       - With C(state=absent), also delete what the bundle created in the data volume (registry
         storage, database, secrets) and the rendered common/config.
+      - Only what the installation created goes; directories that were there before it are
+        kept and listed in C(kept).
       - The data volume is found through the project's containers; once they are gone (an
-        earlier C(state=absent) without I(purge)) there is nothing left to purge, and the
-        module says so in a warning.
+        earlier C(state=absent) without I(purge)), give I(config) as a path (and I(out)) to
+        name it, or the module warns that there is nothing it can purge.
+      - Refused while containers of other projects use the data.
     type: bool
     default: false
   hostname:
@@ -154,7 +160,12 @@ removed:
   elements: str
   returned: when state is absent
 purged:
-  description: Directories deleted by a purge.
+  description: What a purge deleted, all of it created by the installation.
+  type: list
+  elements: str
+  returned: when state is absent
+kept:
+  description: Directories of the data volume a purge left, because they were there before the installation.
   type: list
   elements: str
   returned: when state is absent
@@ -186,12 +197,16 @@ try:
 except ImportError:
     yaml = None
 
-# keys whose values are masked wherever they would show
-SECRET_KEY = re.compile(r"pass|secret|token|credential|private", re.IGNORECASE)
+# keys whose values are masked wherever they would show: passwords, secrets, tokens, and the
+# storage drivers' keys (s3 accesskey and secretkey, azure accountkey, gcs encoded_key, ...)
+SECRET_KEY = re.compile(r"pass|secret|token|credential|private|key|auth", re.IGNORECASE)
+# the password of a url with credentials, such as a proxy's http://user:password@host
+URL_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@:]*:([^/@]+)@")
 
 
 def secret_values(value, secret=False):
-    """Every text value below secret-looking keys of an inline configuration."""
+    """Every text value below secret-looking keys of an inline configuration, and the password
+    of every url that carries one."""
     if isinstance(value, dict):
         for key, item in value.items():
             yield from secret_values(item, secret or bool(SECRET_KEY.search(str(key))))
@@ -200,6 +215,10 @@ def secret_values(value, secret=False):
             yield from secret_values(item, secret)
     elif secret and value not in (None, "") and not isinstance(value, bool):
         yield str(value)
+    elif isinstance(value, str):
+        found = URL_PASSWORD.match(value)
+        if found:
+            yield found.group(1)
 
 
 def parse_now(module, text):
@@ -236,16 +255,27 @@ def inline_config(module, config, out, overrides):
             changed = f.read() != text
     except FileNotFoundError:
         changed = True
+
+    # checked before it takes the place of the old one: a configuration that does not
+    # validate is never written, and a run that fails on it changes nothing
+    fd, staged = tempfile.mkstemp(prefix="harbor-", suffix=".yml", dir=module.tmpdir)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    try:
+        harbor_prep.check(staged, root=module.params["root"], with_trivy=module.params["with_trivy"],
+                          harbor_version=module.params["harbor_version"])
+    except harbor_prep.HarborDeployError as e:
+        os.unlink(staged)
+        fail(module, e)
     if module.check_mode:
-        fd, path = tempfile.mkstemp(prefix="harbor-", suffix=".yml", dir=module.tmpdir)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-    elif changed:
+        return staged, changed
+    if changed:
         os.makedirs(out, exist_ok=True)
         fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(path + ".tmp", path)
+    os.unlink(staged)
     return path, changed
 
 
@@ -324,20 +354,28 @@ def main():
         module.fail_json(msg="config must be the path of a harbor.yml or a dictionary")
     overrides = {k: p[k] for k in ["harbor_admin_password", "database_password"] if p[k] is not None}
 
+    if not 0 <= p["port_offset"] <= 65535:
+        module.fail_json(msg=f"port_offset {p['port_offset']} is out of range; it takes 0 to 65535",
+                         code="INVALID_INPUT")
+    if p["timeout"] <= 0:
+        module.fail_json(msg=f"timeout {p['timeout']} must be a positive number of seconds",
+                         code="INVALID_INPUT")
+
     if state == "absent":
+        # with no container left, a configuration file names the installation to purge
+        named = dict(config=config, out=p["out"]) if isinstance(config, str) else {}
         try:
             rows = harbor_prep.status(p["project"])
-            # a purge finds the data volume through the containers' labels; with none left it
-            # is already as absent as this module can make it
-            purge = p["purge"] and bool(rows)
-            if p["purge"] and not rows:
-                module.warn(f"project {p['project']} has no containers, so there is nothing to purge")
+            purge = p["purge"] and (bool(rows) or bool(named))
+            if p["purge"] and not purge:
+                module.warn(f"project {p['project']} has no containers, so where its data is is unknown; "
+                            "give config (and out) to purge it")
             if module.check_mode:
-                result = dict(changed=bool(rows), removed=[r.service for r in rows], purged=[])
+                result = dict(changed=bool(rows), removed=[r.service for r in rows], purged=[], kept=[])
             else:
-                down = harbor_prep.down(p["project"], purge=purge)
+                down = harbor_prep.down(p["project"], purge=purge, **(named if purge else {}))
                 changed = bool(down.removed or down.network_removed or down.purged)
-                result = dict(changed=changed, removed=down.removed, purged=down.purged)
+                result = dict(changed=changed, removed=down.removed, purged=down.purged, kept=down.kept)
         except harbor_prep.HarborDeployError as e:
             fail(module, e)
         module.exit_json(**result)
@@ -389,6 +427,9 @@ def main():
         module.exit_json(**result)
     except harbor_prep.HarborDeployError as e:
         fail(module, e)
+    except (ValueError, OverflowError) as e:
+        # an option the library cannot take, such as a time out of range
+        module.fail_json(msg=str(e), code="INVALID_INPUT")
 
 
 if __name__ == "__main__":
