@@ -27,5 +27,6 @@ export type DeployErrorCode =
   | 'HEALTH_TIMEOUT'
   | 'IO'
   | 'ENGINE'
+  | 'INTERRUPTED'
   | 'OTHER'
 

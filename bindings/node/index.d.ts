@@ -27,6 +27,7 @@ export type DeployErrorCode =
   | 'HEALTH_TIMEOUT'
   | 'IO'
   | 'ENGINE'
+  | 'INTERRUPTED'
   | 'OTHER'
 
 /** Everything a render produces. */

@@ -29,6 +29,8 @@ pub enum ErrorKind {
     Io,
     /// The engine refused or failed a request.
     Engine,
+    /// The caller asked `up` to stop (see `UpOptions::cancel`); a later `up` carries on.
+    Interrupted,
     /// Anything else; the message says what.
     Other,
 }
@@ -47,6 +49,7 @@ impl ErrorKind {
             ErrorKind::HealthTimeout => "HEALTH_TIMEOUT",
             ErrorKind::Io => "IO",
             ErrorKind::Engine => "ENGINE",
+            ErrorKind::Interrupted => "INTERRUPTED",
             ErrorKind::Other => "OTHER",
         }
     }

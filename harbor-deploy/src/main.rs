@@ -195,6 +195,8 @@ impl UpArgs {
             timeout: std::time::Duration::from_secs(self.timeout),
             publish_loopback: self.publish_loopback,
             port_offset: self.port_offset,
+            // Ctrl-C ends the command; a later up carries on from what it did
+            cancel: None,
         }
     }
 }

@@ -206,17 +206,24 @@ fn up_converges_after_the_engine_goes_away_and_after_being_killed() {
     assert!(work.join("harbor.yml").exists());
 }
 
+/// `harbor-deploy status` of this test's project against the engine DOCKER_HOST names (with
+/// the other variables given): its exit code and everything it printed.
+fn status_with(host: &str, vars: &[(&str, &str)]) -> (Option<i32>, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_harbor-deploy"))
+        .args(["status", "--project", PROJECT])
+        .env("DOCKER_HOST", host)
+        .envs(vars.iter().copied())
+        .output()
+        .unwrap();
+    (out.status.code(), text(&out))
+}
+
 #[test]
 fn an_engine_that_does_not_answer_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let host = format!("unix://{}/nothing.sock", dir.path().display());
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_harbor-deploy"))
-        .args(["status", "--project", PROJECT])
-        .env("DOCKER_HOST", &host)
-        .output()
-        .unwrap();
-    let t = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{t}");
+    let (code, t) = status_with(&host, &[]);
+    assert_eq!(code, Some(1), "{t}");
     assert!(t.contains(&format!("DOCKER_HOST={host}")), "{t}");
     assert!(t.contains("start it, or point DOCKER_HOST at it"), "{t}");
 }
@@ -229,13 +236,8 @@ fn a_password_in_docker_host_is_not_repeated() {
     drop(listener);
     for scheme in ["tcp", "http"] {
         let host = format!("{scheme}://admin:S3cretPw@127.0.0.1:{port}");
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_harbor-deploy"))
-            .args(["status", "--project", PROJECT])
-            .env("DOCKER_HOST", &host)
-            .output()
-            .unwrap();
-        let t = text(&out);
-        assert_eq!(out.status.code(), Some(1), "{t}");
+        let (code, t) = status_with(&host, &[]);
+        assert_eq!(code, Some(1), "{t}");
         assert!(!t.contains("S3cretPw") && !t.contains("admin"), "{t}");
         assert!(
             t.contains(&format!("DOCKER_HOST={scheme}://***@127.0.0.1:{port}")),
@@ -244,13 +246,8 @@ fn a_password_in_docker_host_is_not_repeated() {
     }
 
     // an address harbor-deploy cannot use is refused without repeating the password either
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_harbor-deploy"))
-        .args(["status", "--project", PROJECT])
-        .env("DOCKER_HOST", "ssh://admin:S3cretPw@127.0.0.1")
-        .output()
-        .unwrap();
-    let t = text(&out);
-    assert_eq!(out.status.code(), Some(2), "{t}");
+    let (code, t) = status_with("ssh://admin:S3cretPw@127.0.0.1", &[]);
+    assert_eq!(code, Some(2), "{t}");
     assert!(!t.contains("S3cretPw"), "{t}");
 }
 
@@ -316,14 +313,11 @@ fn an_engine_asked_to_speak_tls_is_not_spoken_to_in_clear_text() {
     let port = listener.local_addr().unwrap().port();
     listener.set_nonblocking(true).unwrap();
 
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_harbor-deploy"))
-        .args(["status", "--project", PROJECT])
-        .env("DOCKER_HOST", format!("tcp://127.0.0.1:{port}"))
-        .env("DOCKER_TLS_VERIFY", "1")
-        .output()
-        .unwrap();
-    let t = text(&out);
-    assert_eq!(out.status.code(), Some(2), "{t}");
+    let (code, t) = status_with(
+        &format!("tcp://127.0.0.1:{port}"),
+        &[("DOCKER_TLS_VERIFY", "1")],
+    );
+    assert_eq!(code, Some(2), "{t}");
     assert!(t.contains("DOCKER_TLS_VERIFY"), "{t}");
     assert!(
         listener.accept().is_err(),

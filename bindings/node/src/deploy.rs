@@ -509,6 +509,7 @@ fn up_options(
             .unwrap_or(defaults.timeout),
         publish_loopback: o.publish_loopback.unwrap_or(false),
         port_offset,
+        cancel: None,
     })
 }
 

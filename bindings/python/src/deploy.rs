@@ -2,10 +2,12 @@
 //! blocking call that releases the GIL, and the reports they return.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use harbor_deploy::{PrepareOptions, RenderOptions, UpOptions};
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyKeyboardInterrupt, PyValueError};
 use pyo3::prelude::*;
 
 use crate::errors;
@@ -535,6 +537,7 @@ fn up_options(
         timeout,
         publish_loopback,
         port_offset,
+        cancel: None,
     })
 }
 
@@ -631,22 +634,42 @@ pub fn up(
         port_offset,
     )?;
 
-    // each event takes the GIL only for the callback itself
+    // Ctrl-C (or another signal whose handler raises) stops up at its next step or poll: each
+    // event takes the GIL to run the callback and Python's signal handlers, nothing more
+    let cancel = Arc::new(AtomicBool::new(false));
+    let opts = UpOptions {
+        cancel: Some(cancel.clone()),
+        ..opts
+    };
+    let mut raised: Option<PyErr> = None;
     let report = py.detach(|| {
         harbor_deploy::up(&opts, &mut |event| {
-            if let Some(callback) = &progress {
-                Python::attach(|py| {
+            Python::attach(|py| {
+                if let Some(callback) = &progress {
                     let result = Py::new(py, Progress::from(event))
                         .and_then(|event| callback.call1(py, (event,)));
-                    if let Err(e) = result {
-                        e.write_unraisable(py, Some(callback.bind(py)));
+                    match result {
+                        Ok(_) => {}
+                        Err(e) if e.is_instance_of::<PyKeyboardInterrupt>(py) => {
+                            raised.get_or_insert(e);
+                        }
+                        Err(e) => e.write_unraisable(py, Some(callback.bind(py))),
                     }
-                });
-            }
+                }
+                if let Err(e) = py.check_signals() {
+                    raised.get_or_insert(e);
+                }
+                if raised.is_some() {
+                    cancel.store(true, Ordering::SeqCst);
+                }
+            });
         })
     });
 
-    let report = report.map_err(|e| errors::deploy_error(py, &e))?;
+    let report = report.map_err(|e| match raised.take() {
+        Some(signal) if e.kind() == harbor_deploy::ErrorKind::Interrupted => signal,
+        _ => errors::deploy_error(py, &e),
+    })?;
     Ok(UpReport {
         project: report.project,
         steps: report.steps.iter().map(Step::from).collect(),

@@ -149,7 +149,7 @@ pub fn deploy_error(py: Python<'_>, e: &harbor_deploy::Error) -> PyErr {
         ErrorKind::HealthTimeout => HealthTimeout::new_err(message),
         ErrorKind::Io => HarborIOError::new_err(message),
         ErrorKind::Engine => EngineError::new_err(message),
-        ErrorKind::Other => HarborDeployError::new_err(message),
+        ErrorKind::Interrupted | ErrorKind::Other => HarborDeployError::new_err(message),
     };
 
     let set = set_issues(py, &err, e.issues())

@@ -199,7 +199,24 @@ def test_up_plan_status_down_on_a_real_engine(engine: None, tmp_path: Path) -> N
     assert purged.removed == [] and purged.kept == []
     assert str(tmp_path / "data" / "secret") in purged.purged
     assert not (tmp_path / "data" / "secret").exists()
-    up()
+
+    # Ctrl-C (here raised by the callback, as a signal handler would) stops up at its next
+    # step; what it did stays, and the next up carries on
+    started: list[str] = []
+
+    def interrupt(event: harbor_prep.Progress) -> None:
+        if event.kind == "working":
+            started.append(event.service or "")
+            if len(started) == 2:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        up(progress=interrupt)
+    left = harbor_prep.status(PROJECT)
+    assert [r.service for r in left] == started
+    finished = up()
+    assert {s.action for s in finished.steps} >= {"keep", "create"}
+    assert {r.health for r in harbor_prep.status(PROJECT)} == {"healthy"}
     purged = harbor_prep.down(PROJECT, purge=True)
     assert purged.purged
     assert not (tmp_path / "data" / "secret").exists()

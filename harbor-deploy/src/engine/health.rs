@@ -2,6 +2,7 @@
 //! container.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -13,7 +14,7 @@ use futures_util::StreamExt;
 
 use crate::error::{Error, ErrorKind};
 
-use super::{Desired, Progress, engine_error};
+use super::{Desired, Progress, check_cancel, engine_error};
 
 /// The container's last 20 log lines, indented, for an error message.
 pub(super) async fn last_logs(docker: &Docker, name: &str) -> String {
@@ -199,6 +200,8 @@ pub(super) struct Waiter<'a, 'p> {
     answering: BTreeSet<String>,
     /// Restart counts from before this run, which are history, not failures.
     baseline: BTreeMap<String, i64>,
+    /// Set when the caller wants `up` to stop.
+    cancel: Option<&'a AtomicBool>,
     pub(super) progress: &'p mut dyn FnMut(&Progress),
 }
 
@@ -208,6 +211,7 @@ impl<'a, 'p> Waiter<'a, 'p> {
         docker: &'a Docker,
         started: Instant,
         timeout: Duration,
+        cancel: Option<&'a AtomicBool>,
         progress: &'p mut dyn FnMut(&Progress),
     ) -> Waiter<'a, 'p> {
         Waiter {
@@ -218,6 +222,7 @@ impl<'a, 'p> Waiter<'a, 'p> {
             ready: BTreeSet::new(),
             answering: BTreeSet::new(),
             baseline: BTreeMap::new(),
+            cancel,
             progress,
         }
     }
@@ -363,6 +368,7 @@ impl<'a, 'p> Waiter<'a, 'p> {
                 .into());
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
+            check_cancel(self.cancel)?;
         }
     }
 }

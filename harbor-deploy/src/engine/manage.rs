@@ -42,6 +42,15 @@ pub(super) fn project_filter(project: &str) -> HashMap<String, Vec<String>> {
     )])
 }
 
+/// A listed container's name, without the engine's leading `/`.
+fn container_name(c: &bollard::models::ContainerSummary) -> String {
+    c.names
+        .as_ref()
+        .and_then(|n| n.first())
+        .map(|n| n.trim_start_matches('/').to_string())
+        .unwrap_or_default()
+}
+
 /// The project's containers by service, found by label.
 pub(super) async fn existing(docker: &Docker, project: &str) -> Result<BTreeMap<String, Existing>> {
     let options = ListContainersOptions {
@@ -55,6 +64,7 @@ pub(super) async fn existing(docker: &Docker, project: &str) -> Result<BTreeMap<
         .map_err(|e| engine_error(e, "cannot list containers".into()))?;
     let mut map = BTreeMap::new();
     for c in list {
+        let name = container_name(&c);
         let labels = c.labels.unwrap_or_default();
         let (Some(service), Some(id)) = (labels.get(LABEL_SERVICE), c.id) else {
             continue;
@@ -62,12 +72,6 @@ pub(super) async fn existing(docker: &Docker, project: &str) -> Result<BTreeMap<
         let running = c
             .state
             .is_some_and(|s| s == bollard::models::ContainerSummaryStateEnum::RUNNING);
-        let name = c
-            .names
-            .and_then(|n| n.into_iter().next())
-            .unwrap_or_default()
-            .trim_start_matches('/')
-            .to_string();
         let ports = c
             .ports
             .unwrap_or_default()
@@ -727,9 +731,10 @@ async fn check_unused(
         if labels.get(LABEL_PROJECT).map(String::as_str) == Some(project) {
             continue;
         }
-        let mounts = c.mounts.unwrap_or_default();
-        let uses = mounts
+        let uses = c
+            .mounts
             .iter()
+            .flatten()
             .filter_map(|m| m.source.as_deref())
             .any(|src| {
                 installations.iter().any(|(out, data)| {
@@ -738,12 +743,7 @@ async fn check_unused(
                 })
             });
         if uses {
-            let name = c
-                .names
-                .and_then(|n| n.into_iter().next())
-                .unwrap_or_default()
-                .trim_start_matches('/')
-                .to_string();
+            let name = container_name(&c);
             let owner = labels
                 .get(LABEL_PROJECT)
                 .map(|p| format!(" (project {p})"))

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
@@ -62,6 +64,9 @@ pub struct UpOptions {
     pub publish_loopback: bool,
     /// Add this to every published host port that the compose file binds on all interfaces.
     pub port_offset: u16,
+    /// Set it to make `up` stop at its next step or poll with [`ErrorKind::Interrupted`]
+    /// (a binding's Ctrl-C); what was done stays, and a later `up` carries on from it.
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 impl Default for UpOptions {
@@ -75,6 +80,7 @@ impl Default for UpOptions {
             timeout: Duration::from_secs(300),
             publish_loopback: false,
             port_offset: 0,
+            cancel: None,
         }
     }
 }
@@ -356,6 +362,18 @@ struct Target {
     db_password: Option<String>,
 }
 
+/// The error of an `up` asked to stop, once it has been.
+fn check_cancel(cancel: Option<&AtomicBool>) -> Result<()> {
+    if cancel.is_some_and(|c| c.load(Ordering::SeqCst)) {
+        return Err(Error::new(
+            ErrorKind::Interrupted,
+            "up was interrupted; what it did stays, and up carries on from there when run again",
+        )
+        .into());
+    }
+    Ok(())
+}
+
 /// Refuses a `--root`: the containers mount the host paths as the compose file names them.
 fn check_root(opts: &UpOptions) -> Result<()> {
     if opts.render.root != Path::new("/") {
@@ -618,7 +636,8 @@ fn converge_locked(
             .iter()
             .map(|s| (s.service.as_str(), s.action))
             .collect();
-        let mut waiter = Waiter::new(docker, started, opts.timeout, progress);
+        let cancel = opts.cancel.as_deref();
+        let mut waiter = Waiter::new(docker, started, opts.timeout, cancel, progress);
         let untouched = steps.iter().all(|s| s.action == Action::Keep);
         if !untouched {
             ensure_network(docker, &opts.project).await?;
@@ -644,6 +663,7 @@ fn converge_locked(
             }
 
             for d in &desired {
+                check_cancel(cancel)?;
                 for dep in &d.deps {
                     if let Some(dd) = desired.iter().find(|x| &x.service == dep) {
                         waiter.answers(dd).await?;
