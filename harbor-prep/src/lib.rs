@@ -44,6 +44,7 @@ pub mod release;
 pub mod render;
 pub mod seed;
 pub mod state;
+pub mod text;
 pub mod validate;
 pub mod value;
 pub mod yaml;

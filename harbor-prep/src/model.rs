@@ -538,7 +538,7 @@ fn read(top: &Map<'_>) -> Config {
     let external_url = top.opt_str("external_url").map(|url| lower_scheme(&url));
     let harbor_admin_password = Secret(top.req_str("harbor_admin_password"));
 
-    let database = read_database(top);
+    let database = read_database(top, &mut marks);
     let data_volume = top.req_str("data_volume");
     let storage = read_storage(top, &mut marks);
     let trivy = read_trivy(top);
@@ -639,8 +639,11 @@ fn read_ip_family(top: &Map<'_>, marks: &mut Vec<(String, Mark)>) -> IpFamily {
     family
 }
 
-fn read_database(top: &Map<'_>) -> Database {
+fn read_database(top: &Map<'_>, marks: &mut Vec<(String, Mark)>) -> Database {
     let m = top.map("database");
+    if let Some(m) = m.as_ref().filter(|m| m.has("password")) {
+        marks.push(("database.password".into(), m.mark_of("password")));
+    }
     let password = m
         .as_ref()
         .map(|m| m.req_str("password"))
