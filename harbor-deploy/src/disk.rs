@@ -110,22 +110,19 @@ pub fn seed_path(data: &Path) -> PathBuf {
 
 /// Reads a 32-byte seed file.
 pub fn read_seed(path: &Path) -> Result<[u8; 32]> {
-    use std::io::Read;
-
-    // a seed is tiny: read one byte more than it can hold, never a whole device
-    let mut bytes = Vec::new();
-    fs::File::open(path)
-        .and_then(|f| f.take(33).read_to_end(&mut bytes))
-        .with_context(|| format!("cannot read seed {}", path.display()))?;
-    bytes.as_slice().try_into().map_err(|_| {
-        let size = if bytes.len() > 32 {
-            "more than 32 bytes".to_string()
-        } else {
-            format!("{} bytes", bytes.len())
-        };
+    // a seed is tiny: a regular file of a few bytes, never a device or a pipe
+    let bytes = read_limited(path, 1024).map_err(|e| {
         crate::error::InputError::new(format!(
-            "seed {} holds {size}; a seed is exactly 32 bytes",
-            path.display()
+            "cannot read seed {}: {}",
+            path.display(),
+            describe(&e)
+        ))
+    })?;
+    bytes.as_slice().try_into().map_err(|_| {
+        crate::error::InputError::new(format!(
+            "seed {} holds {} bytes; a seed is exactly 32 bytes",
+            path.display(),
+            bytes.len()
         ))
         .into()
     })
@@ -307,17 +304,61 @@ pub fn write_bundle(bundle: &Bundle, out: &Path, data: &Path, _lock: &DirLock) -
 
 /// An exclusive lock on an installer directory, held from reading the state to the end of
 /// a run, so that two runs on one installation take turns instead of interleaving their
-/// files, seeds or containers.
-pub struct DirLock(#[allow(dead_code)] fs::File);
+/// files, seeds or containers; `down` takes it too.
+pub struct DirLock {
+    _file: fs::File,
+    held: PathBuf,
+}
+
+/// The installer directories this process holds locked, and the thread holding each: a second
+/// lock on one of them from that thread (a progress callback of `up` calling `prepare` or
+/// `down` on the same installation) would wait for itself forever, so it is refused instead.
+/// Other threads wait their turn, as other processes do.
+static HELD: std::sync::Mutex<std::collections::BTreeMap<PathBuf, std::thread::ThreadId>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        HELD.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.held);
+    }
+}
 
 /// Locks the installer directory itself (no lock file is left behind), creating it first;
 /// waits while another run holds it.
 pub fn lock(out: &Path) -> Result<DirLock> {
     make_dirs(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let dir = fs::File::open(out).with_context(|| format!("cannot open {}", out.display()))?;
-    rustix::fs::flock(&dir, rustix::fs::FlockOperation::LockExclusive)
+    lock_dir(out)
+}
+
+/// Locks an installer directory that exists, as [`lock`] does; None when it does not exist.
+pub fn lock_if_exists(out: &Path) -> Result<Option<DirLock>> {
+    if !out.is_dir() {
+        return Ok(None);
+    }
+    lock_dir(out).map(Some)
+}
+
+fn lock_dir(out: &Path) -> Result<DirLock> {
+    let held =
+        fs::canonicalize(out).with_context(|| format!("cannot resolve {}", out.display()))?;
+    let this = std::thread::current().id();
+    if HELD.lock().unwrap_or_else(|p| p.into_inner()).get(&held) == Some(&this) {
+        return Err(crate::error::InputError::new(format!(
+            "{} is being deployed by this process (by the up whose progress callback this \
+             is?); run this after that up returns",
+            out.display()
+        ))
+        .into());
+    }
+    let file = fs::File::open(out).with_context(|| format!("cannot open {}", out.display()))?;
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
         .with_context(|| format!("cannot lock {}", out.display()))?;
-    Ok(DirLock(dir))
+    HELD.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(held.clone(), this);
+    Ok(DirLock { _file: file, held })
 }
 
 /// Runs `work` under the lock of the installer directory `out`. When the run fails and the
@@ -436,6 +477,15 @@ pub(crate) struct Created {
 /// Records, before they are made, the paths below `out` and `data` that making `paths` will
 /// create, adding them to the list the data volume holds.
 pub(crate) fn record_created(out: &Path, data: &Path, paths: &[PathBuf]) -> Result<()> {
+    // absolute, so that a purge run from elsewhere finds the same places
+    let absolute = |p: &Path| {
+        std::path::absolute(p).with_context(|| format!("cannot resolve {}", p.display()))
+    };
+    let (out, data) = (&absolute(out)?, &absolute(data)?);
+    let paths = paths
+        .iter()
+        .map(|p| absolute(p))
+        .collect::<Result<Vec<_>>>()?;
     let mut list = created(data)?;
     let before = (list.data.len(), list.install.len());
     if fs::symlink_metadata(data).is_err() {
@@ -482,8 +532,10 @@ pub(crate) fn record_created(out: &Path, data: &Path, paths: &[PathBuf]) -> Resu
 /// edited list cannot point a purge elsewhere.
 pub(crate) fn created(data: &Path) -> Result<Created> {
     let path = created_path(data);
-    let text = match fs::read_to_string(&path) {
-        Ok(t) => t,
+    // a list of a few dozen lines; anything else is not ours
+    let text = match read_limited(&path, 1 << 20).map(String::from_utf8) {
+        Ok(Ok(t)) => t,
+        Ok(Err(_)) => bail!("{} is not a list harbor-deploy wrote", path.display()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Created::default()),
         Err(e) => bail!("cannot read {}: {}", path.display(), describe(&e)),
     };
@@ -509,4 +561,68 @@ pub(crate) fn created(data: &Path) -> Result<Created> {
         }
     }
     Ok(list)
+}
+
+/// Where a data volume keeps a digest of the password its database last accepted, so that a
+/// change is noticed even when the containers and the old env file are gone.
+fn db_password_path(data: &Path) -> PathBuf {
+    data.join("secret/keys/database")
+}
+
+/// The digest of a database password: keyed by the seed, so that it tells nothing without it.
+fn db_password_digest(seed: &[u8; 32], password: &str) -> String {
+    use sha2::{Digest, Sha256};
+
+    let mut h = Sha256::new();
+    h.update(b"harbor-deploy database password\0");
+    h.update(seed);
+    h.update(password.as_bytes());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Records that the data volume's database accepts `password`.
+pub(crate) fn record_db_password(
+    out: &Path,
+    data: &Path,
+    seed: &[u8; 32],
+    password: &str,
+) -> Result<()> {
+    let path = db_password_path(data);
+    let digest = db_password_digest(seed, password);
+    if fs::read_to_string(&path).is_ok_and(|d| d.trim() == digest) {
+        return Ok(());
+    }
+    record_created(out, data, std::slice::from_ref(&path))?;
+    write_atomic(&path, format!("{digest}\n").as_bytes(), 0o600)
+}
+
+/// Whether `password` is the one the data volume's database last accepted; None when no
+/// record says.
+pub(crate) fn db_password_recorded(data: &Path, seed: &[u8; 32], password: &str) -> Option<bool> {
+    let recorded = read_limited(&db_password_path(data), 1024).ok()?;
+    let recorded = String::from_utf8(recorded).ok()?;
+    Some(recorded.trim() == db_password_digest(seed, password))
+}
+
+/// Where a data volume keeps the newest Harbor release that ran on it: the database a release
+/// migrated cannot go back to an older one.
+fn release_path(data: &Path) -> PathBuf {
+    data.join("secret/keys/release")
+}
+
+/// Records that `tag` ran on the data volume, unless a newer one did.
+pub(crate) fn record_release(out: &Path, data: &Path, tag: &str) -> Result<()> {
+    let rank = |t: &str| harbor_prep::RELEASES.iter().position(|r| r.tag == t);
+    if recorded_release(data).is_some_and(|old| rank(&old) >= rank(tag)) {
+        return Ok(());
+    }
+    let path = release_path(data);
+    record_created(out, data, std::slice::from_ref(&path))?;
+    write_atomic(&path, format!("{tag}\n").as_bytes(), 0o600)
+}
+
+/// The newest release recorded to have run on the data volume.
+pub(crate) fn recorded_release(data: &Path) -> Option<String> {
+    let text = String::from_utf8(read_limited(&release_path(data), 64).ok()?).ok()?;
+    Some(text.trim().to_string())
 }

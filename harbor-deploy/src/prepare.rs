@@ -618,26 +618,42 @@ fn password_change(bundle: &Bundle, out: &Path, data: &Path) -> Option<String> {
 
 /// The new database password, when the bundle changes it over a database cluster that exists.
 pub(crate) fn db_password_change(bundle: &Bundle, out: &Path, data: &Path) -> Option<String> {
-    const ENV: &str = "common/config/db/env";
-    let password = |text: &str| {
-        harbor_prep::envfile::parse(text)
-            .ok()?
-            .into_iter()
-            .find(|(k, _)| k == "POSTGRES_PASSWORD")
-            .map(|(_, v)| v)
-    };
-    let new = bundle
+    let new = db_password(bundle)?;
+    let old = previous_db_password(out)?;
+    (old != new && has_cluster(data)).then_some(new)
+}
+
+/// The password the bundle gives the bundled database; None with an external one.
+pub(crate) fn db_password(bundle: &Bundle) -> Option<String> {
+    bundle
         .entries
         .iter()
-        .find(|e| e.root == harbor_prep::Root::Install && e.path == ENV)
+        .find(|e| e.root == harbor_prep::Root::Install && e.path == DB_ENV)
         .and_then(|e| e.contents.as_deref())
         .and_then(|b| std::str::from_utf8(b).ok())
-        .and_then(password)?;
-    let old = fs::read_to_string(out.join(ENV))
+        .and_then(postgres_password)
+}
+
+/// The password the bundle already in `out` gave the database.
+pub(crate) fn previous_db_password(out: &Path) -> Option<String> {
+    fs::read_to_string(out.join(DB_ENV))
         .ok()
-        .and_then(|t| password(&t))?;
-    let cluster = fs::read_dir(data.join("database")).is_ok_and(|mut d| d.next().is_some());
-    (old != new && cluster).then_some(new)
+        .and_then(|t| postgres_password(&t))
+}
+
+/// Whether the data volume holds a database cluster, which keeps the password it was made with.
+pub(crate) fn has_cluster(data: &Path) -> bool {
+    fs::read_dir(data.join("database")).is_ok_and(|mut d| d.next().is_some())
+}
+
+const DB_ENV: &str = "common/config/db/env";
+
+fn postgres_password(env_file: &str) -> Option<String> {
+    harbor_prep::envfile::parse(env_file)
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == "POSTGRES_PASSWORD")
+        .map(|(_, v)| v)
 }
 
 /// The data volume's seed, or the given one for a first run, or fresh randomness.

@@ -367,6 +367,19 @@ fn the_data_is_never_pulled_from_under_a_deployment() {
     let config = env.config.clone();
     let harbor_yml = work.join("harbor.yml");
     let out_dir = work.join("harbor");
+    let purge_by_config = |project: &str, config: &std::path::Path| {
+        env.deploy(&[
+            "down",
+            "--project",
+            project,
+            "--purge",
+            "--yes",
+            "--config",
+            config.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ])
+    };
 
     // a directory Harbor uses that is there before the installation, with a file of the
     // user's, and a file of the user's in the data volume itself
@@ -378,48 +391,63 @@ fn the_data_is_never_pulled_from_under_a_deployment() {
     assert!(out.status.success(), "up: {}", text(&out));
     let ids = env.ids();
 
-    // a purge through another project, naming this installation, is refused while its
-    // containers run, and touches nothing
+    // a purge through another project, naming this installation (also through a symlink
+    // to it), is refused while its containers run, and touches nothing
+    std::os::unix::fs::symlink(&work, work.join("link")).unwrap();
+    let linked = work.join("linked.yml");
+    std::fs::write(
+        &linked,
+        config.replace(
+            &format!("data_volume: {}/data\n", work.display()),
+            &format!("data_volume: {}/link/data\n", work.display()),
+        ),
+    )
+    .unwrap();
+    for via in [&harbor_yml, &linked] {
+        let out = purge_by_config("hpt-other", via);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(text(&out).contains("still use its data"), "{}", text(&out));
+        assert!(text(&out).contains("harbor-db"), "{}", text(&out));
+        assert!(work.join("data/secret/keys/seed").exists());
+        assert_eq!(env.ids(), ids);
+    }
+
+    // a new database password the database does not know: plan and up refuse, and nothing
+    // is recreated, even once prepare has written it into the bundle
+    let changed = config.replace("  password: root123\n", "  password: N3w-db pass\n");
+    assert_ne!(changed, config);
+    std::fs::write(&harbor_yml, &changed).unwrap();
+    let refused = |when: &str| {
+        for verb in ["plan", "up"] {
+            let args = env.up_args(verb, &[]);
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = env.deploy(&refs);
+            assert_eq!(out.status.code(), Some(2), "{when}, {verb}: {}", text(&out));
+            assert!(
+                text(&out).contains("does not accept the new one"),
+                "{when}, {verb}: {}",
+                text(&out)
+            );
+            assert!(!text(&out).contains("N3w-db"), "{}", text(&out));
+        }
+        assert_eq!(env.ids(), ids, "{when}");
+    };
+    let db_env = std::fs::read(out_dir.join("common/config/db/env")).unwrap();
+    refused("before prepare");
+    assert_eq!(
+        std::fs::read(out_dir.join("common/config/db/env")).unwrap(),
+        db_env
+    );
     let out = env.deploy(&[
-        "down",
-        "--project",
-        "hpt-other",
-        "--purge",
-        "--yes",
+        "prepare",
         "--config",
         harbor_yml.to_str().unwrap(),
         "--out",
         out_dir.to_str().unwrap(),
     ]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("still use its data"), "{}", text(&out));
-    assert!(text(&out).contains("harbor-db"), "{}", text(&out));
-    assert!(work.join("data/secret/keys/seed").exists());
-    assert_eq!(env.ids(), ids);
-
-    // a new database password the database does not know: plan and up refuse, and nothing
-    // is written or recreated
-    let changed = config.replace("  password: root123\n", "  password: N3w-db pass\n");
-    assert_ne!(changed, config);
-    std::fs::write(&harbor_yml, &changed).unwrap();
-    let db_env = std::fs::read(out_dir.join("common/config/db/env")).unwrap();
-    for verb in ["plan", "up"] {
-        let args = env.up_args(verb, &[]);
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = env.deploy(&refs);
-        assert_eq!(out.status.code(), Some(2), "{verb}: {}", text(&out));
-        assert!(
-            text(&out).contains("does not accept the new one"),
-            "{verb}: {}",
-            text(&out)
-        );
-        assert!(!text(&out).contains("N3w-db"), "{}", text(&out));
-    }
-    assert_eq!(
-        std::fs::read(out_dir.join("common/config/db/env")).unwrap(),
-        db_env
-    );
-    assert_eq!(env.ids(), ids);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("keeps the password"), "{}", text(&out));
+    refused("after prepare");
 
     // once the database has it, up goes ahead, and core logs in with it
     let alter = env.docker(&[
@@ -441,33 +469,96 @@ fn the_data_is_never_pulled_from_under_a_deployment() {
         "N3w-db pass"
     );
 
-    // an older release than the one running is refused before anything changes
+    // an older release than the one running is refused before anything changes, and so it
+    // is once the containers are gone: the database stays migrated
     let ids = env.ids();
     let out = env.up(&["--harbor-version", "v2.13.5"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("runs Harbor v2.15.2"), "{}", text(&out));
+    assert!(
+        text(&out).contains("has run Harbor v2.15.2"),
+        "{}",
+        text(&out)
+    );
     assert_eq!(env.ids(), ids);
 
-    // the purge deletes what the installation made, and keeps what was there before it
-    let out = env.deploy(&["down", "--project", PROJECT_DATA, "--purge", "--yes"]);
+    // down takes its turn after an up running on the installation, so that the up reports
+    // what is true when it ends
+    let out = env.deploy(&["down", "--project", PROJECT_DATA]);
+    assert!(out.status.success(), "{}", text(&out));
+    let args = env.up_args("up", &[]);
+    let up = env
+        .deploy_cmd(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("up");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let down = env.deploy(&["down", "--project", PROJECT_DATA]);
+    let up = up.wait_with_output().expect("up");
+    assert!(up.status.success(), "{}", text(&up));
+    assert!(
+        text(&up).contains("9 container(s) healthy"),
+        "{}",
+        text(&up)
+    );
+    assert!(down.status.success(), "{}", text(&down));
+    let removed = text(&down)
+        .lines()
+        .filter(|l| l.ends_with(": removed") && !l.starts_with("network "))
+        .count();
+    assert_eq!(removed, 9, "{}", text(&down));
+    assert!(env.labelled().is_empty());
+    let out = env.up(&["--harbor-version", "v2.13.5"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("has run Harbor v2.15.2"),
+        "{}",
+        text(&out)
+    );
+    assert!(env.labelled().is_empty());
+
+    // an edited list of what was created cannot send the purge outside the installation,
+    // nor through a symlink in the data volume
+    std::fs::create_dir_all(work.join("outside")).unwrap();
+    std::fs::write(work.join("outside/x"), "the user's").unwrap();
+    std::fs::create_dir_all(work.join("victim")).unwrap();
+    std::os::unix::fs::symlink(work.join("outside"), work.join("data/linked")).unwrap();
+    let list = work.join("data/secret/keys/created");
+    let mut text_list = std::fs::read_to_string(&list).unwrap();
+    text_list.push_str(&format!(
+        "install {}/victim\ndata linked/x\ndata ../victim\n",
+        work.display()
+    ));
+    std::fs::write(&list, text_list).unwrap();
+
+    // the purge, with no container left, through the configuration: it deletes what the
+    // installation made, and keeps and names what was there before it
+    let out = purge_by_config(PROJECT_DATA, &harbor_yml);
     assert!(out.status.success(), "{}", text(&out));
     let t = text(&out);
     assert!(
         t.contains(&format!("kept {}", work.join("data/redis").display())),
         "{t}"
     );
+    assert!(
+        t.contains(&format!("kept {}", work.join("data/notes.txt").display())),
+        "{t}"
+    );
+    assert!(
+        t.contains(&format!("kept {}/victim", work.display())),
+        "{t}"
+    );
     assert!(!work.join("data/secret").exists(), "{t}");
     assert!(!work.join("data/database").exists(), "{t}");
     assert!(!out_dir.join("common").exists(), "{t}");
-    assert_eq!(
-        std::fs::read_to_string(work.join("data/redis/mine.rdb")).unwrap(),
-        "the user's"
-    );
-    assert_eq!(
-        std::fs::read_to_string(work.join("data/notes.txt")).unwrap(),
-        "the user's"
-    );
-    assert!(!work.join("data/secret/keys/created").exists());
+    for kept in ["data/redis/mine.rdb", "data/notes.txt", "outside/x"] {
+        assert_eq!(
+            std::fs::read_to_string(work.join(kept)).unwrap(),
+            "the user's",
+            "{kept}"
+        );
+    }
+    assert!(work.join("victim").exists());
     assert!(harbor_yml.exists());
 }
 

@@ -245,6 +245,16 @@ fn a_password_in_docker_host_is_not_repeated() {
         );
     }
 
+    // a password with a `/`, and a unix socket the client names in its own error
+    for host in [
+        format!("tcp://alice:Sup3r/S3cretPw@127.0.0.1:{port}"),
+        "unix://alice:S3cretPw@/nonexistent/engine.sock".to_string(),
+    ] {
+        let (code, t) = status_with(&host, &[]);
+        assert_eq!(code, Some(1), "{t}");
+        assert!(!t.contains("S3cretPw") && !t.contains("alice"), "{t}");
+    }
+
     // an address harbor-deploy cannot use is refused without repeating the password either
     let (code, t) = status_with("ssh://admin:S3cretPw@127.0.0.1", &[]);
     assert_eq!(code, Some(2), "{t}");

@@ -675,8 +675,25 @@ fn bad_flags_and_unreadable_input_exit_2_with_a_reason() {
             "--now `2026-13-01T00:00:00Z` is not an RFC 3339 time",
         ),
         (vec!["--now", "1969-12-31T23:59:59Z"], "out of range"),
-        (vec!["--seed-file", "/dev/zero"], "holds more than 32 bytes"),
+        (vec!["--seed-file", "/dev/zero"], "not a regular file"),
+        (vec!["--seed-file", "/nonexistent/seed"], "no such file"),
+        (vec!["--seed-file", "/"], "a directory"),
     ];
+    let fifo = s.root.join("seed.fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let fifo = fifo.to_str().unwrap().to_string();
+    let mut cases = cases;
+    cases.push((vec!["--seed-file", &fifo], "not a regular file"));
+    let big = s.root.join("seed.big");
+    fs::write(&big, [7u8; 40]).unwrap();
+    let big = big.to_str().unwrap().to_string();
+    cases.push((vec!["--seed-file", &big], "holds 40 bytes"));
     for (args, wanted) in cases {
         let o = s.prepare(&args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));

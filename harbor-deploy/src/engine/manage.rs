@@ -492,17 +492,6 @@ pub struct DownReport {
     pub kept: Vec<PathBuf>,
 }
 
-/// Subdirectories of the data volume that Harbor keeps its data in.
-pub(super) const DATA_DIRS: [&str; 7] = [
-    "secret",
-    "registry",
-    "database",
-    "redis",
-    "job_logs",
-    "ca_download",
-    "trivy-adapter",
-];
-
 /// Removes the project's containers and network. The data volume stays, unless `purge`:
 /// then what the installation created in it (registry storage, database, secrets, ...) and
 /// the rendered `common/config` go too, for every installation the project's containers
@@ -549,23 +538,21 @@ pub(super) async fn take_down(
     installations: &[(PathBuf, PathBuf)],
 ) -> Result<DownReport> {
     let docker = connect().await?;
-    let options = ListContainersOptions {
-        all: true,
-        filters: Some(project_filter(project)),
-        ..Default::default()
-    };
-    let mut list = docker
-        .list_containers(Some(options))
-        .await
-        .map_err(|e| engine_error(e, "cannot list containers".into()))?;
-    let order_of = |c: &bollard::models::ContainerSummary| -> i64 {
-        c.labels
-            .as_ref()
-            .and_then(|l| l.get(LABEL_ORDER))
-            .and_then(|o| o.parse().ok())
-            .unwrap_or(0)
-    };
-    list.sort_by_key(|c| std::cmp::Reverse(order_of(c)));
+
+    // an up running on one of the installations finishes first: taking its containers down
+    // under it would leave it reporting a deployment that is gone
+    let mut outs: BTreeSet<PathBuf> = installations.iter().map(|(o, _)| o.clone()).collect();
+    outs.extend(
+        project_containers(&docker, project)
+            .await?
+            .iter()
+            .filter_map(|c| c.labels.as_ref()?.get(LABEL_OUT).map(PathBuf::from)),
+    );
+    let mut locks = Vec::new();
+    for out in &outs {
+        locks.extend(crate::disk::lock_if_exists(out)?);
+    }
+    let list = project_containers(&docker, project).await?;
 
     let mut report = DownReport {
         project: project.to_string(),
@@ -637,11 +624,42 @@ pub(super) async fn take_down(
             ))
             .into());
         }
-        for (_, data) in &paths {
-            purge_installation(data, &mut report.purged, &mut report.kept)?;
+        let datas: BTreeSet<&PathBuf> = paths.iter().map(|(_, d)| d).collect();
+        for data in datas {
+            let outs: Vec<&Path> = paths
+                .iter()
+                .filter(|(_, d)| d == data)
+                .map(|(o, _)| o.as_path())
+                .collect();
+            purge_installation(&outs, data, &mut report.purged, &mut report.kept)?;
         }
     }
     Ok(report)
+}
+
+/// The project's containers, last started first.
+async fn project_containers(
+    docker: &Docker,
+    project: &str,
+) -> Result<Vec<bollard::models::ContainerSummary>> {
+    let options = ListContainersOptions {
+        all: true,
+        filters: Some(project_filter(project)),
+        ..Default::default()
+    };
+    let mut list = docker
+        .list_containers(Some(options))
+        .await
+        .map_err(|e| engine_error(e, "cannot list containers".into()))?;
+    let order_of = |c: &bollard::models::ContainerSummary| -> i64 {
+        c.labels
+            .as_ref()
+            .and_then(|l| l.get(LABEL_ORDER))
+            .and_then(|o| o.parse().ok())
+            .unwrap_or(0)
+    };
+    list.sort_by_key(|c| std::cmp::Reverse(order_of(c)));
+    Ok(list)
 }
 
 /// The names of the containers attached to a network.
@@ -667,17 +685,31 @@ async fn attached(docker: &Docker, network: &str) -> Vec<String> {
 /// directory (the data volume's subdirectories, the secrets, `common/config`), and nothing
 /// else; what the bundle uses but found already there is kept and reported.
 fn purge_installation(
+    outs: &[&Path],
     data: &Path,
     purged: &mut Vec<PathBuf>,
     kept: &mut Vec<PathBuf>,
 ) -> Result<()> {
     let list = crate::disk::created(data)?;
-    let made = list.install.iter().cloned().chain(
-        list.data
-            .iter()
-            .filter(|r| *r != Path::new("."))
-            .map(|r| data.join(r)),
-    );
+
+    // only what lies below the data volume or one of the installation's installer
+    // directories, reached without following a symlink: an edited list, or a directory
+    // replaced by a link since, cannot point a purge elsewhere
+    let mut made: Vec<PathBuf> = Vec::new();
+    for p in &list.install {
+        match outs.iter().find(|o| p.starts_with(o)) {
+            Some(base) if no_link_below(base, p) => made.push(p.clone()),
+            // made for an installer directory this purge was not given: named, not touched
+            _ if std::fs::symlink_metadata(p).is_ok() => kept.push(p.clone()),
+            _ => {}
+        }
+    }
+    for rel in list.data.iter().filter(|r| *r != Path::new(".")) {
+        let p = data.join(rel);
+        if no_link_below(data, &p) {
+            made.push(p);
+        }
+    }
     for p in made {
         let Ok(meta) = std::fs::symlink_metadata(&p) else {
             continue;
@@ -696,18 +728,60 @@ fn purge_installation(
             .with_context(|| format!("cannot delete {}", record.display()))?;
     }
 
-    // what the data volume holds for Harbor but was there before the installation
-    for d in DATA_DIRS {
-        let p = data.join(d);
-        if p.exists() {
-            kept.push(p);
-        }
-    }
-    // the data volume itself goes when the installation made it and nothing else is left
+    // the data volume itself goes when the installation made it and nothing else is left;
+    // what is left is named
     if list.data.iter().any(|r| r == Path::new(".")) {
         let _ = std::fs::remove_dir(data);
     }
+    if let Ok(entries) = std::fs::read_dir(data) {
+        let mut left: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        left.sort();
+        kept.extend(left);
+    }
     Ok(())
+}
+
+/// Whether `path` lies below `base` with no symlink on the way (the last part may be one: it
+/// is removed as a link, never followed).
+fn no_link_below(base: &Path, path: &Path) -> bool {
+    let Ok(rel) = path.strip_prefix(base) else {
+        return false;
+    };
+    let parts: Vec<_> = rel.components().collect();
+    if parts.is_empty()
+        || !parts
+            .iter()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+    {
+        return false;
+    }
+    let mut at = base.to_path_buf();
+    for part in &parts[..parts.len() - 1] {
+        at.push(part);
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() => return false,
+            _ => {}
+        }
+    }
+    true
+}
+
+/// `path` with every symlink resolved, as far as it exists; the rest as given.
+fn resolved(path: &Path) -> PathBuf {
+    let mut missing = Vec::new();
+    let mut at = path;
+    loop {
+        if let Ok(real) = std::fs::canonicalize(at) {
+            return missing.iter().rev().fold(real, |p, part| p.join(part));
+        }
+        match (at.parent(), at.file_name()) {
+            (Some(parent), Some(name)) => {
+                missing.push(name.to_owned());
+                at = parent;
+            }
+            _ => return path.to_path_buf(),
+        }
+    }
 }
 
 /// Refuses a purge while containers the purge does not remove still mount part of an
@@ -731,15 +805,18 @@ async fn check_unused(
         if labels.get(LABEL_PROJECT).map(String::as_str) == Some(project) {
             continue;
         }
+        // compared as the filesystem resolves them: a data volume named through a symlink
+        // is still that data volume
         let uses = c
             .mounts
             .iter()
             .flatten()
             .filter_map(|m| m.source.as_deref())
             .any(|src| {
+                let src = resolved(Path::new(src));
                 installations.iter().any(|(out, data)| {
-                    let src = Path::new(src);
-                    src.starts_with(data) || src.starts_with(out.join("common"))
+                    src.starts_with(resolved(data))
+                        || src.starts_with(resolved(&out.join("common")))
                 })
             });
         if uses {

@@ -216,8 +216,8 @@ pub enum Progress {
 fn runtime() -> Result<tokio::runtime::Runtime> {
     if tokio::runtime::Handle::try_current().is_ok() {
         return Err(InputError::new(
-            "up cannot run inside an async runtime or a progress callback of another up; call \
-             it from a thread of its own (tokio::task::spawn_blocking, say) or after up returns",
+            "up cannot run inside a progress callback of another up, or inside an async \
+             runtime; call it after that up returns, or from a thread of its own",
         )
         .into());
     }
@@ -257,13 +257,26 @@ fn engine_address() -> String {
 /// An engine address as messages may show it: a user and password in it (`tcp://u:p@host`)
 /// are replaced by `***`.
 fn shown_host(host: &str) -> String {
-    let Some((scheme, rest)) = host.split_once("://") else {
-        return host.to_string();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+    match userinfo(host) {
+        Some(info) => host.replacen(info, "***", 1),
         None => host.to_string(),
+    }
+}
+
+/// The `user:password` part of an engine address, up to its last `@` (a password may hold a
+/// `/`).
+fn userinfo(host: &str) -> Option<&str> {
+    let (_, rest) = host.split_once("://")?;
+    let at = rest.rfind('@')?;
+    Some(&rest[..at]).filter(|i| !i.is_empty())
+}
+
+/// An engine client's error text, with DOCKER_HOST's user and password masked: the client
+/// repeats the address it failed to reach.
+fn redacted(text: &str) -> String {
+    match docker_host().as_deref().and_then(userinfo) {
+        Some(info) => text.replace(info, "***"),
+        None => text.to_string(),
     }
 }
 
@@ -272,8 +285,9 @@ async fn connect() -> Result<Docker> {
         Error::new(
             ErrorKind::EngineUnreachable,
             format!(
-                "the docker engine at {} {what}: {e}; start it, or point DOCKER_HOST at it",
-                engine_address()
+                "the docker engine at {} {what}: {}; start it, or point DOCKER_HOST at it",
+                engine_address(),
+                redacted(&e.to_string())
             ),
         )
     };
@@ -331,9 +345,10 @@ fn engine_error(e: bollard::errors::Error, what: String) -> anyhow::Error {
         other => Error::new(
             ErrorKind::EngineUnreachable,
             format!(
-                "{what}: the docker engine at {} stopped answering ({other}); start it and run \
-                 up again, which carries on from where this run stopped",
-                engine_address()
+                "{what}: the docker engine at {} stopped answering ({}); start it and run up \
+                 again, which carries on from where this run stopped",
+                engine_address(),
+                redacted(&other.to_string())
             ),
         )
         .into(),
@@ -358,8 +373,14 @@ struct Target {
     out: PathBuf,
     data: PathBuf,
     release: &'static harbor_prep::Release,
-    /// The new database password, when the bundle changes it over a database that exists.
+    /// The password the bundle gives the bundled database; None with an external one.
     db_password: Option<String>,
+    /// The one the previous bundle in the installer directory gave it.
+    previous_db_password: Option<String>,
+    /// Whether the data volume holds a database cluster already.
+    db_cluster: bool,
+    /// The data volume's seed, which keys the record of the database's password.
+    seed: [u8; 32],
 }
 
 /// The error of an `up` asked to stop, once it has been.
@@ -405,11 +426,10 @@ fn target(opts: &UpOptions) -> Result<(crate::prepare::Rendered, Target)> {
         out: rendered.out.clone(),
         data: rendered.data.clone(),
         release: rendered.release,
-        db_password: crate::prepare::db_password_change(
-            &rendered.bundle,
-            &rendered.out,
-            &rendered.data,
-        ),
+        db_password: crate::prepare::db_password(&rendered.bundle),
+        previous_db_password: crate::prepare::previous_db_password(&rendered.out),
+        db_cluster: crate::prepare::has_cluster(&rendered.data),
+        seed: rendered.seed,
         view,
         file,
         images,
@@ -451,7 +471,9 @@ async fn preflight(docker: &Docker, opts: &UpOptions, t: &Target) -> Result<Pref
     check_names(docker, &opts.project, &desired).await?;
     let steps = steps(&desired, &existing);
     check_release(opts, t, &existing)?;
-    if let Some(password) = &t.db_password {
+    if let Some(password) = t.db_password.as_deref().filter(|_| t.db_cluster)
+        && db_password_known(docker, t, &existing, password).await? == Some(false)
+    {
         check_db_password(docker, &existing, password).await?;
     }
 
@@ -471,8 +493,9 @@ async fn preflight(docker: &Docker, opts: &UpOptions, t: &Target) -> Result<Pref
     })
 }
 
-/// Refuses to go back to an older release than the project's containers run: a newer
-/// release migrates the database on its first start, and an older one cannot read it.
+/// Refuses to go back to an older release than the project's containers run, or than has run
+/// on the data volume: a newer release migrates the database on its first start, and an older
+/// one cannot read it.
 fn check_release(
     opts: &UpOptions,
     t: &Target,
@@ -482,24 +505,54 @@ fn check_release(
     let Some(target) = rank(t.release.tag) else {
         return Ok(());
     };
+    let recorded = crate::disk::recorded_release(&t.data);
     let newest = existing
         .values()
         .filter_map(|e| e.release.as_deref())
+        .chain(recorded.as_deref())
         .filter_map(|tag| Some((rank(tag)?, tag)))
         .max();
     if let Some((running, tag)) = newest
         && running > target
     {
         return Err(InputError::new(format!(
-            "project {} runs Harbor {tag}, and {} is older: Harbor migrates its database \
-             forward when a release first starts, and an older release cannot use it; deploy \
-             {tag} (or newer), or restore the data volume from before the upgrade and take the \
-             project down first",
-            opts.project, t.release.tag
+            "project {} has run Harbor {tag} on {}, and {} is older: Harbor migrates its \
+             database forward when a release first starts, and an older release cannot use \
+             it; deploy {tag} (or newer), or restore the data volume from a backup made before \
+             the upgrade",
+            opts.project,
+            t.data.display(),
+            t.release.tag
         ))
         .into());
     }
     Ok(())
+}
+
+/// Whether `password` is the one the existing database was last given: by its container's
+/// environment, else by the data volume's record, else by the previous bundle; None when
+/// nothing tells (a database made by another installer).
+async fn db_password_known(
+    docker: &Docker,
+    t: &Target,
+    existing: &BTreeMap<String, Existing>,
+    password: &str,
+) -> Result<Option<bool>> {
+    if let Some(db) = existing.get("postgresql") {
+        let c = docker
+            .inspect_container(&db.id, None)
+            .await
+            .map_err(|e| engine_error(e, format!("cannot inspect {}", db.name)))?;
+        let env = c.config.and_then(|c| c.env).unwrap_or_default();
+        let given = env
+            .iter()
+            .find_map(|e| e.strip_prefix("POSTGRES_PASSWORD="));
+        return Ok(Some(given == Some(password)));
+    }
+    Ok(
+        crate::disk::db_password_recorded(&t.data, &t.seed, password)
+            .or_else(|| t.previous_db_password.as_deref().map(|p| p == password)),
+    )
 }
 
 /// Refuses a new `database.password` the existing database does not accept yet: PostgreSQL
@@ -631,6 +684,8 @@ fn converge_locked(
             progress(&Progress::Warning(w.clone()));
         }
         create_bind_sources(&t)?;
+        // before any container of the release starts (and may migrate the database)
+        crate::disk::record_release(&t.out, &t.data, t.release.tag)?;
 
         let action_of: BTreeMap<&str, Action> = steps
             .iter()
@@ -706,6 +761,11 @@ fn converge_locked(
         }
         for d in &desired {
             waiter.healthy(d).await?;
+        }
+        // the database runs with this password now: a later change is noticed even when
+        // the containers and the old env file are gone
+        if let Some(password) = &t.db_password {
+            crate::disk::record_db_password(&t.out, &t.data, &t.seed, password)?;
         }
 
         let changed = !untouched || !prepared.changed.is_empty();
