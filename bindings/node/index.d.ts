@@ -253,7 +253,7 @@ export interface ProgressEvent {
    * `warning` (with `message`) for something about the configuration worth reading.
    */
   kind: 'planned' | 'working' | 'waiting' | 'ready' | 'removed' | 'warning'
-  /** The service, for every kind but `planned`. */
+  /** The service, for every kind but `planned` and `warning`. */
   service?: string
   /** For `working`: what is done to the service. */
   action?: 'keep' | 'start' | 'create' | 'recreate' | 'restart' | 'remove'
@@ -372,7 +372,7 @@ export interface UpOptions {
   publishLoopback?: boolean
   /**
    * Add this to every published host port that the compose file binds on all interfaces
-   * (0 to 65535).
+   * (a whole number, 0 to 65535).
    */
   portOffset?: number
 }

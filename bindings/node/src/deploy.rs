@@ -137,12 +137,12 @@ pub struct UpOptions {
     /// A YAML file mapping service names to image references, overriding the compose file's.
     pub images: Option<String>,
     /// Seconds to wait, from the start, for every container to be healthy (default 300).
-    pub timeout_seconds: Option<u32>,
+    pub timeout_seconds: Option<f64>,
     /// Publish every port on 127.0.0.1 only.
     pub publish_loopback: Option<bool>,
     /// Add this to every published host port that the compose file binds on all interfaces
-    /// (0 to 65535).
-    pub port_offset: Option<u32>,
+    /// (a whole number, 0 to 65535).
+    pub port_offset: Option<f64>,
 }
 
 /// Options of `down`.
@@ -232,7 +232,7 @@ pub struct ProgressEvent {
     /// `warning` (with `message`) for something about the configuration worth reading.
     #[napi(ts_type = "'planned' | 'working' | 'waiting' | 'ready' | 'removed' | 'warning'")]
     pub kind: String,
-    /// The service, for every kind but `planned`.
+    /// The service, for every kind but `planned` and `warning`.
     pub service: Option<String>,
     /// For `working`: what is done to the service.
     #[napi(ts_type = "'keep' | 'start' | 'create' | 'recreate' | 'restart' | 'remove'")]
@@ -472,8 +472,8 @@ fn render_options(f: RenderFields) -> harbor_deploy::RenderOptions {
     }
 }
 
-/// The options of `plan` and `up`; a port offset out of range is an input error, for the
-/// Promise to reject with.
+/// The options of `plan` and `up`; a number out of range is an input error, for the Promise to
+/// reject with (napi would wrap it into range, a port offset of NaN becoming 0).
 fn up_options(
     opts: Option<UpOptions>,
 ) -> std::result::Result<harbor_deploy::UpOptions, harbor_deploy::Error> {
@@ -481,13 +481,26 @@ fn up_options(
     let Some(o) = opts else {
         return Ok(defaults);
     };
-    let port_offset = o.port_offset.unwrap_or(0);
-    let port_offset = u16::try_from(port_offset).map_err(|_| {
-        harbor_deploy::Error::new(
-            ErrorKind::InvalidInput,
-            format!("portOffset {port_offset} is out of range; it takes 0 to 65535"),
-        )
-    })?;
+    let invalid = |message: String| harbor_deploy::Error::new(ErrorKind::InvalidInput, message);
+    let port_offset = match o.port_offset {
+        None => 0,
+        Some(n) if n.fract() == 0.0 && (0.0..=65535.0).contains(&n) => n as u16,
+        Some(n) => {
+            return Err(invalid(format!(
+                "portOffset {n} is out of range; it takes a whole number from 0 to 65535"
+            )));
+        }
+    };
+    let timeout = match o.timeout_seconds {
+        None => defaults.timeout,
+        Some(n) if n.is_finite() && n > 0.0 => Duration::try_from_secs_f64(n)
+            .map_err(|_| invalid(format!("timeoutSeconds {n} is too large")))?,
+        Some(n) => {
+            return Err(invalid(format!(
+                "timeoutSeconds {n} must be a positive number of seconds"
+            )));
+        }
+    };
 
     Ok(harbor_deploy::UpOptions {
         render: render_options(RenderFields {
@@ -503,10 +516,7 @@ fn up_options(
         project: o.project.unwrap_or(defaults.project),
         image_prefix: o.image_prefix,
         images: o.images.map(PathBuf::from),
-        timeout: o
-            .timeout_seconds
-            .map(|secs| Duration::from_secs(u64::from(secs)))
-            .unwrap_or(defaults.timeout),
+        timeout,
         publish_loopback: o.publish_loopback.unwrap_or(false),
         port_offset,
         cancel: None,

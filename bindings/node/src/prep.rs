@@ -4,7 +4,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use harbor_prep::{Config, HostFiles, Inputs, Release, Root, Secret, Seed, State};
 use napi::JsString;
-use napi::bindgen_prelude::{Buffer, BufferSlice, Date, Either, Env, Result};
+use napi::bindgen_prelude::{
+    Buffer, BufferSlice, Date, Either, Env, JsObjectValue, JsValue, Object, Result, Unknown,
+    ValueType,
+};
 use napi_derive::napi;
 
 use crate::error::{Issue, invalid_arg, invalid_config};
@@ -49,7 +52,8 @@ pub struct RenderOptions<'a> {
     /// The time certificates start from.
     pub now: Date<'a>,
     /// Secrets and keys of a previous render (its `state`), so that nothing rotates.
-    pub state: Option<HashMap<String, String>>,
+    #[napi(ts_type = "Record<string, string>")]
+    pub state: Option<Unknown<'a>>,
     /// How `text` is written: a harbor.yml (the default) or a harbor.cfg of Harbor 0.5 to 1.7.
     #[napi(ts_type = "'yaml' | 'cfg'")]
     pub format: Option<String>,
@@ -135,60 +139,61 @@ pub struct Bundle<'env> {
 
 /// The configuration's text, from a string or from a file's bytes, or the issue that keeps it
 /// from being text: bytes that are not UTF-8, or a string holding half of a UTF-16 surrogate
-/// pair, which no file can hold (napi would quietly turn it into U+FFFD, changing a password
-/// without a word). The issue never repeats the contents, which hold passwords.
+/// pair, which napi would quietly turn into U+FFFD (a changed password).
 fn text_of(
     text: Either<JsString, Buffer>,
 ) -> Result<std::result::Result<String, harbor_prep::Issue>> {
-    let bad = |at: Option<harbor_prep::yaml::Mark>, what: String| {
-        harbor_prep::Issue::new(
-            "",
-            at,
-            harbor_prep::Code::Encoding,
-            format!("the configuration {what}; give it as UTF-8 text"),
-        )
-    };
     match text {
-        Either::A(s) => {
-            let utf16 = s.into_utf16()?;
-            let units = utf16.as_slice();
-            let units = units.strip_suffix(&[0]).unwrap_or(units);
-            Ok(char::decode_utf16(units.iter().copied())
-                .collect::<std::result::Result<String, _>>()
-                .map_err(|e| {
-                    bad(
-                        Some(mark_of(units, e.unpaired_surrogate())),
-                        "holds a lone UTF-16 surrogate, half of a character that no file can \
-                         hold"
-                            .into(),
-                    )
-                }))
-        }
-        Either::B(b) => Ok(String::from_utf8(b.to_vec()).map_err(|e| {
-            bad(
-                None,
-                format!(
-                    "is not UTF-8 text (byte {} is not)",
-                    e.utf8_error().valid_up_to()
-                ),
-            )
-        })),
+        Either::A(s) => strict(s),
+        Either::B(b) => Ok(harbor_prep::text::from_utf8(b.to_vec())),
     }
 }
 
-/// The line and column of the first unit equal to `unit`, counting characters as JavaScript
-/// does not: a surrogate pair is one column.
-fn mark_of(units: &[u16], unit: u16) -> harbor_prep::yaml::Mark {
-    let at = units.iter().position(|&u| u == unit).unwrap_or(units.len());
-    let before = &units[..at];
-    let line_start = before
-        .iter()
-        .rposition(|&u| u == u16::from(b'\n'))
-        .map_or(0, |i| i + 1);
-    harbor_prep::yaml::Mark {
-        line: before.iter().filter(|&&u| u == u16::from(b'\n')).count() + 1,
-        column: char::decode_utf16(before[line_start..].iter().copied()).count() + 1,
+/// A previous render's `state`: a plain object of strings, as `render` returned it. Checked
+/// here rather than by napi, whose messages repeat the value (a secret); a string that is not
+/// text is refused rather than changed.
+fn state_of(env: &Env, state: Option<Unknown>) -> Result<State> {
+    let mut out = State::new();
+    let Some(state) = state else {
+        return Ok(out);
+    };
+    let shape = || invalid_arg("`state` must be a plain object of strings, as render returned it");
+    match state.get_type()? {
+        ValueType::Undefined | ValueType::Null => return Ok(out),
+        ValueType::Object => {}
+        _ => return Err(shape()),
     }
+    let map = env.get_global()?.get_named_property::<Unknown>("Map")?;
+    if state.is_array()? || state.instanceof(map)? {
+        return Err(shape());
+    }
+
+    let object: Object = state.coerce_to_object()?;
+    for name in Object::keys(&object)? {
+        let value = object.get_named_property::<Unknown>(&name)?;
+        if value.get_type()? != ValueType::String {
+            return Err(invalid_arg(format!(
+                "state.{name} must be a string, as render returned it"
+            )));
+        }
+        let text = strict(value.coerce_to_string()?)?.map_err(|_| {
+            invalid_arg(format!(
+                "state.{name} holds a lone UTF-16 surrogate, half of a character that no file \
+                 can hold; pass the state render returned"
+            ))
+        })?;
+        out.set(name, Secret::new(text));
+    }
+    Ok(out)
+}
+
+/// A JavaScript string as Rust text, or the issue of a lone surrogate in it.
+fn strict(s: JsString) -> Result<std::result::Result<String, harbor_prep::Issue>> {
+    let utf16 = s.into_utf16()?;
+    let units = utf16.as_slice();
+    Ok(harbor_prep::text::from_utf16(
+        units.strip_suffix(&[0]).unwrap_or(units),
+    ))
 }
 
 /// Checks a configuration and returns every problem; an empty list means it renders.
@@ -250,10 +255,7 @@ pub fn render<'env>(
     let seed = seed(&opts.seed)?;
     let with_trivy = opts.with_trivy.unwrap_or(false);
     let files = host_files(opts.files);
-    let mut state = State::new();
-    for (name, value) in opts.state.unwrap_or_default() {
-        state.set(name, Secret::new(value));
-    }
+    let state = state_of(env, opts.state)?;
 
     let source = match source(&text, opts.format.as_deref())? {
         Ok(s) => s,

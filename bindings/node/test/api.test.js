@@ -194,6 +194,11 @@ test('text that is not text is an encoding issue, never a changed password', () 
   assert.equal(e.code, 'InvalidArg')
   assert.deepEqual(e.issues, issues)
 
+  // the place counts characters: a whole pair before the lone half is one column
+  const after = '# owner \ud83d\ude00 team\n' + lone
+  const [placed] = harbor.validate(after)
+  assert.deepEqual([placed.line, placed.column], [line + 1, 31])
+
   // a whole surrogate pair is a character like any other
   const pair = base.replace('harbor_admin_password: Harbor12345', 'harbor_admin_password: "Harbor\ud83d\ude0012345"')
   assert.deepEqual(harbor.validate(pair), [])
@@ -221,4 +226,25 @@ test('the buffers of a render are freed by the garbage collector alone, without 
   // 3000 bundles kept would be 3000 * size (measured: 7 times that, with napi's bookkeeping);
   // a third of it is left for the allocator's and V8's slack (measured: 150 * size)
   assert.ok(grown < 1000 * size, `rss grew by ${grown} bytes over 3000 renders of ${size} bytes`)
+})
+
+test('a state that is not what render returned is refused without repeating it', () => {
+  const good = harbor.render(base, opts()).state
+  const secret = good.core_secret
+  const cases = [
+    [JSON.stringify(good), /plain object of strings/],
+    [new Map(Object.entries(good)), /plain object of strings/],
+    [Object.entries(good), /plain object of strings/],
+    [{ ...good, core_secret: 987654321 }, /state\.core_secret must be a string/],
+    [{ ...good, core_secret: { v: secret } }, /state\.core_secret must be a string/],
+    [{ ...good, registry_password: 'Abc\udc00def' }, /state\.registry_password holds a lone UTF-16 surrogate/],
+  ]
+  for (const [state, wanted] of cases) {
+    const e = thrown(() => harbor.render(base, { ...opts(), state }))
+    assert.equal(e.code, 'InvalidArg', e.message)
+    assert.match(e.message, wanted)
+    assert.ok(!e.message.includes(secret) && !e.message.includes('987654321'), e.message)
+  }
+  // null and undefined are no state
+  assert.deepEqual(harbor.render(base, { ...opts(), state: null }).state, good)
 })

@@ -136,13 +136,18 @@ test('a deploy call keeps off the thread pool fs and dns need', () => {
   assert.deepEqual(JSON.parse(out), ['read', 'ENGINE_UNREACHABLE', 'ENGINE_UNREACHABLE'])
 })
 
-test('option values out of range reject, never throw', async () => {
-  for (const portOffset of [70000, -80]) {
+test('option values out of range reject, never throw or wrap', async () => {
+  for (const portOffset of [70000, -80, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 32, 22000.5]) {
     const pending = harbor.plan({ hostname: 'harbor.example.test', portOffset })
     assert.ok(pending instanceof Promise)
     const e = await rejection(pending)
-    assert.equal(e.code, 'INVALID_INPUT')
-    assert.match(e.message, /portOffset .* out of range; it takes 0 to 65535/)
+    assert.equal(e.code, 'INVALID_INPUT', String(portOffset))
+    assert.match(e.message, /portOffset .* out of range; it takes a whole number from 0 to 65535/)
+  }
+  for (const timeoutSeconds of [-1, 0, Number.NaN]) {
+    const e = await rejection(harbor.up({ hostname: 'harbor.example.test', timeoutSeconds }))
+    assert.equal(e.code, 'INVALID_INPUT', String(timeoutSeconds))
+    assert.match(e.message, /timeoutSeconds .* must be a positive number of seconds/)
   }
 })
 
