@@ -390,7 +390,10 @@ def up(
     port_offset: int = 0,
     progress: Optional[Callable[[Progress], object]] = None,
 ) -> UpReport:
-    """Prepares, then brings the Docker engine to the bundle; returns once all are healthy."""
+    """Prepares, then brings the Docker engine to the bundle; returns once all are healthy.
+
+    Ctrl-C (or a KeyboardInterrupt or SystemExit raised by `progress`) stops it at its next
+    step or poll and is raised then; a later `up` carries on."""
 
 def status(project: str = "harbor") -> list[ServiceStatus]:
     """The project's services with state, health, image and ports."""

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use harbor_deploy::{PrepareOptions, RenderOptions, UpOptions};
-use pyo3::exceptions::{PyKeyboardInterrupt, PyValueError};
+use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 
 use crate::errors;
@@ -597,7 +597,9 @@ pub fn plan(
 /// service names to image references; `image_prefix` prefixes every image. `timeout` is in
 /// seconds. `publish_loopback` and `port_offset` keep a test deployment on 127.0.0.1.
 /// `progress`, when given, is called with each `Progress` event; an exception it raises is
-/// reported as unraisable and does not stop the deployment.
+/// reported as unraisable and does not stop the deployment, but a `KeyboardInterrupt` or
+/// `SystemExit` (from the callback or Ctrl-C) stops `up` at its next step or poll and is
+/// raised once it has.
 #[pyfunction]
 #[pyo3(signature = (config = None, out = None, *, project = "harbor", hostname = None, with_trivy = false, harbor_version = None, env = false, env_prefix_only = false, image_prefix = None, images = None, timeout = 300.0, publish_loopback = false, port_offset = 0, progress = None))]
 #[allow(clippy::too_many_arguments)]
@@ -650,7 +652,8 @@ pub fn up(
                         .and_then(|event| callback.call1(py, (event,)));
                     match result {
                         Ok(_) => {}
-                        Err(e) if e.is_instance_of::<PyKeyboardInterrupt>(py) => {
+                        // KeyboardInterrupt and SystemExit are not errors of the callback
+                        Err(e) if !e.is_instance_of::<PyException>(py) => {
                             raised.get_or_insert(e);
                         }
                         Err(e) => e.write_unraisable(py, Some(callback.bind(py))),
@@ -666,10 +669,11 @@ pub fn up(
         })
     });
 
-    let report = report.map_err(|e| match raised.take() {
-        Some(signal) if e.kind() == harbor_deploy::ErrorKind::Interrupted => signal,
-        _ => errors::deploy_error(py, &e),
-    })?;
+    // an interrupt stands even when it came with the last event and up had nothing left to do
+    if let Some(signal) = raised {
+        return Err(signal);
+    }
+    let report = report.map_err(|e| errors::deploy_error(py, &e))?;
     Ok(UpReport {
         project: report.project,
         steps: report.steps.iter().map(Step::from).collect(),

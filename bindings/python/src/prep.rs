@@ -404,15 +404,21 @@ fn host_files(py: Python<'_>, files: Option<BTreeMap<String, HostValue>>) -> Hos
     host
 }
 
-/// The configuration's text as UTF-8. A `str` holding lone surrogates cannot be: the error
-/// says so without repeating the text, which holds passwords.
-fn text_of(text: &Bound<'_, PyString>) -> PyResult<String> {
-    text.to_cow().map(|t| t.into_owned()).map_err(|_| {
-        PyValueError::new_err(
-            "the configuration text holds characters that are not Unicode scalar values (lone \
-             surrogates), so it cannot be written as UTF-8; decode the file as UTF-8",
-        )
-    })
+/// The configuration's text, or the issue that keeps it from being a file's UTF-8: a `str`
+/// holding lone surrogates, placed by line and column, without repeating the text.
+fn text_of(text: &Bound<'_, PyString>) -> PyResult<Result<String, harbor_prep::Issue>> {
+    if let Ok(t) = text.to_cow() {
+        return Ok(Ok(t.into_owned()));
+    }
+    // its UTF-16, lone surrogates included, for the place of the first one
+    let bytes: Vec<u8> = text
+        .call_method1("encode", ("utf-16-le", "surrogatepass"))?
+        .extract()?;
+    let units: Vec<u16> = bytes
+        .chunks_exact(2)
+        .map(|p| u16::from_le_bytes([p[0], p[1]]))
+        .collect();
+    Ok(harbor_prep::text::from_utf16(&units))
 }
 
 /// Every problem of a configuration; an empty list when it renders.
@@ -434,7 +440,10 @@ pub fn validate(
     harbor_version: Option<&str>,
     files: Option<BTreeMap<String, HostValue>>,
 ) -> PyResult<Vec<Issue>> {
-    let text = text_of(text)?;
+    let text = match text_of(text)? {
+        Ok(t) => t,
+        Err(issue) => return Ok(vec![Issue::from_issue(&issue, true)]),
+    };
     let now = seconds_or_clock(now)?;
     let release = release(harbor_version)?;
     let files = host_files(py, files);
@@ -485,7 +494,7 @@ pub fn render(
         persisted.set(name, Secret::new(value));
     }
 
-    let text = text_of(text)?;
+    let text = text_of(text)?.map_err(|issue| config_error(py, vec![issue], true))?;
     let source = match source(&text, format)? {
         Ok(s) => s,
         Err(issues) => return Err(config_error(py, issues, true)),
@@ -543,7 +552,9 @@ pub fn host_paths(
     with_trivy: bool,
     format: &str,
 ) -> PyResult<Vec<String>> {
-    let text = text_of(text)?;
+    let Ok(text) = text_of(text)? else {
+        return Ok(Vec::new());
+    };
     let Ok(source) = source(&text, format)? else {
         return Ok(Vec::new());
     };

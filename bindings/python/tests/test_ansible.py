@@ -57,7 +57,8 @@ def test_rendered_twice_then_a_bad_config(tmp_path: Path) -> None:
     db_env = (tmp_path / "out" / "common" / "config" / "db" / "env").read_text()
     assert "POSTGRES_PASSWORD='" + DB.replace("'", "\\'") + "'" in db_env
     shown = result.stdout + result.stderr
-    for secret in [ADMIN, DB, "Db-s3cret", "AKIAPLAYBOOKKEY1", "S3cretPlaybookKey", "Pr0xyPassw0rd"]:
+    for secret in [ADMIN, DB, "Db-s3cret", "AKIAPLAYBOOKKEY1", "S3cretPlaybookKey", "Pr0xyPassw0rd",
+                   "Pr0xy@", "Pass/w0rd"]:
         assert secret not in shown, secret
     # they are in the files, where they belong
     registry = (tmp_path / "keys" / "common" / "config" / "registry" / "config.yml").read_text()

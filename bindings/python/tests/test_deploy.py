@@ -217,6 +217,14 @@ def test_up_plan_status_down_on_a_real_engine(engine: None, tmp_path: Path) -> N
     finished = up()
     assert {s.action for s in finished.steps} >= {"keep", "create"}
     assert {r.health for r in harbor_prep.status(PROJECT)} == {"healthy"}
+
+    # an interrupt with the very last event still stands, though up had nothing left to do
+    def at_the_end(event: harbor_prep.Progress) -> None:
+        if event.kind == "ready" and event.service == finished.steps[-1].service:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        up(progress=at_the_end)
     purged = harbor_prep.down(PROJECT, purge=True)
     assert purged.purged
     assert not (tmp_path / "data" / "secret").exists()

@@ -349,14 +349,19 @@ def test_render_releases_the_gil() -> None:
     assert during > 10 * elapsed
 
 
-def test_text_that_is_not_unicode_is_refused_without_repeating_it() -> None:
-    text = harbor_prep.default_config("harbor.example.test").replace("Harbor12345", "a\ud800b-Harbor12345")
-    for call in (
-        lambda: harbor_prep.validate(text),
-        lambda: harbor_prep.render(text, seed=bytes(32), now=datetime(2027, 1, 1, tzinfo=timezone.utc)),
-        lambda: harbor_prep.host_paths(text),
-    ):
-        with pytest.raises(ValueError) as caught:
-            call()
-        assert "surrogates" in str(caught.value)
-        assert "Harbor12345" not in repr(caught.value) + repr(caught.value.args)
+def test_text_that_is_not_unicode_is_an_issue_never_a_changed_password() -> None:
+    text = "# owner \U0001F600 team\n" + harbor_prep.default_config("harbor.example.test").replace(
+        "Harbor12345", "a\ud800b-Harbor12345")
+    line = text.split("\n").index("harbor_admin_password: a\ud800b-Harbor12345") + 1
+
+    # validate reports it as it reports every problem, with its place; the emoji before it is
+    # one column
+    [issue] = harbor_prep.validate(text)
+    assert (issue.path, issue.code, issue.line, issue.column) == ("", "encoding", line, 25)
+    assert "lone UTF-16 surrogate" in issue.message and "Harbor12345" not in issue.message
+
+    with pytest.raises(harbor_prep.HarborConfigError) as caught:
+        harbor_prep.render(text, seed=bytes(32), now=datetime(2027, 1, 1, tzinfo=timezone.utc))
+    assert [(i.code, i.line) for i in caught.value.issues] == [("encoding", line)]
+    assert "Harbor12345" not in repr(caught.value) + repr(caught.value.args)
+    assert harbor_prep.host_paths(text) == []

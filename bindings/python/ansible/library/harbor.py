@@ -200,8 +200,9 @@ except ImportError:
 # keys whose values are masked wherever they would show: passwords, secrets, tokens, and the
 # storage drivers' keys (s3 accesskey and secretkey, azure accountkey, gcs encoded_key, ...)
 SECRET_KEY = re.compile(r"pass|secret|token|credential|private|key|auth", re.IGNORECASE)
-# the password of a url with credentials, such as a proxy's http://user:password@host
-URL_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@:]*:([^/@]+)@")
+# the password of a url with credentials, such as a proxy's http://user:password@host; up to
+# the last `@`, as Go reads it, so that a password holding `@` or `/` is masked whole
+URL_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^:@/]*:(.+)@[^@]*$")
 
 
 def secret_values(value, secret=False):
@@ -219,6 +220,18 @@ def secret_values(value, secret=False):
         found = URL_PASSWORD.match(value)
         if found:
             yield found.group(1)
+
+
+class HarborModule(AnsibleModule):
+    """An AnsibleModule that masks an inline configuration's secrets from the moment its
+    arguments are read: a task whose other arguments are wrong fails while checking them, and
+    that failure shows the arguments too."""
+
+    def _load_params(self):
+        super()._load_params()
+        config = self.params.get("config") if isinstance(self.params, dict) else None
+        if isinstance(config, dict):
+            self.no_log_values.update(secret_values(config))
 
 
 def parse_now(module, text):
@@ -269,13 +282,19 @@ def inline_config(module, config, out, overrides):
         fail(module, e)
     if module.check_mode:
         return staged, changed
-    if changed:
-        os.makedirs(out, exist_ok=True)
-        fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(path + ".tmp", path)
     os.unlink(staged)
+    if changed:
+        # a new file of its own, 0600 from the start, renamed over the old one: never an
+        # existing file's mode, nor a symlink's target
+        try:
+            os.makedirs(out, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".harbor-", suffix=".yml", dir=out)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, path)
+        except OSError as e:
+            module.fail_json(msg=f"cannot write {path}: {e.strerror or e}", code="IO")
     return path, changed
 
 
@@ -317,7 +336,7 @@ def fail(module, e):
 
 
 def main():
-    module = AnsibleModule(
+    module = HarborModule(
         argument_spec=dict(
             state=dict(type="str", default="present", choices=["present", "absent", "rendered"]),
             config=dict(type="raw"),
@@ -348,9 +367,7 @@ def main():
     state = p["state"]
 
     config = p["config"]
-    if isinstance(config, dict):
-        module.no_log_values.update(secret_values(config))
-    elif config is not None and not isinstance(config, str):
+    if config is not None and not isinstance(config, (dict, str)):
         module.fail_json(msg="config must be the path of a harbor.yml or a dictionary")
     overrides = {k: p[k] for k in ["harbor_admin_password", "database_password"] if p[k] is not None}
 
@@ -371,7 +388,9 @@ def main():
                 module.warn(f"project {p['project']} has no containers, so where its data is is unknown; "
                             "give config (and out) to purge it")
             if module.check_mode:
-                result = dict(changed=bool(rows), removed=[r.service for r in rows], purged=[], kept=[])
+                # a purge by configuration would delete what the installation recorded
+                result = dict(changed=bool(rows) or (purge and bool(named)),
+                              removed=[r.service for r in rows], purged=[], kept=[])
             else:
                 down = harbor_prep.down(p["project"], purge=purge, **(named if purge else {}))
                 changed = bool(down.removed or down.network_removed or down.purged)
