@@ -398,17 +398,12 @@ fn down(args: &DownArgs) -> Result<(), Error> {
             "--purge deletes the data volume and the secrets; add --yes to confirm",
         ));
     }
-    let report = harbor_deploy::down_with(&harbor_deploy::DownOptions {
-        project: args.project.clone(),
-        purge: args.purge,
-        installation: args.config.as_ref().map(|c| {
-            let render = RenderOptions {
-                config: Some(c.clone()),
-                ..RenderOptions::default()
-            };
-            (render, args.out.clone())
-        }),
-    })?;
+    let report = harbor_deploy::down_with(&harbor_deploy::DownOptions::naming(
+        &args.project,
+        args.purge,
+        args.config.clone(),
+        args.out.clone(),
+    ))?;
     if report.removed.is_empty()
         && !report.network_removed
         && report.purged.is_empty()

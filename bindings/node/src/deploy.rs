@@ -424,17 +424,12 @@ pub fn down<'env>(
         Some(o) => (o.purge.unwrap_or(false), o.config, o.out),
         None => (false, None, None),
     };
-    let options = harbor_deploy::DownOptions {
-        project,
+    let options = harbor_deploy::DownOptions::naming(
+        &project,
         purge,
-        installation: config.map(|c| {
-            let render = harbor_deploy::RenderOptions {
-                config: Some(PathBuf::from(c)),
-                ..harbor_deploy::RenderOptions::default()
-            };
-            (render, out.map(PathBuf::from))
-        }),
-    };
+        config.map(PathBuf::from),
+        out.map(PathBuf::from),
+    );
 
     spawn(env, move || {
         let down = harbor_deploy::down_with(&options)?;

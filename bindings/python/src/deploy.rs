@@ -717,17 +717,7 @@ pub fn down(
     config: Option<PathBuf>,
     out: Option<PathBuf>,
 ) -> PyResult<DownReport> {
-    let opts = harbor_deploy::DownOptions {
-        project: project.to_string(),
-        purge,
-        installation: config.map(|c| {
-            let render = harbor_deploy::RenderOptions {
-                config: Some(c),
-                ..harbor_deploy::RenderOptions::default()
-            };
-            (render, out)
-        }),
-    };
+    let opts = harbor_deploy::DownOptions::naming(project, purge, config, out);
     let report = py
         .detach(|| harbor_deploy::down_with(&opts))
         .map_err(|e| errors::deploy_error(py, &e))?;

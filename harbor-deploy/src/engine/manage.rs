@@ -517,6 +517,29 @@ pub struct DownOptions {
     pub installation: Option<(RenderOptions, Option<PathBuf>)>,
 }
 
+impl DownOptions {
+    /// The options of `down` for `project`, naming, when `config` is given, the installation
+    /// that harbor.yml (and `out`, when `up` was given one) describes.
+    pub fn naming(
+        project: &str,
+        purge: bool,
+        config: Option<PathBuf>,
+        out: Option<PathBuf>,
+    ) -> DownOptions {
+        DownOptions {
+            project: project.to_string(),
+            purge,
+            installation: config.map(|c| {
+                let render = RenderOptions {
+                    config: Some(c),
+                    ..RenderOptions::default()
+                };
+                (render, out)
+            }),
+        }
+    }
+}
+
 /// [`down`], with an installation named by its configuration as well.
 pub fn down_with(opts: &DownOptions) -> Result<DownReport, Error> {
     off_runtime(|| typed(down_now(opts)))
