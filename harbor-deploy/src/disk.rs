@@ -89,6 +89,16 @@ pub fn make_dirs(path: &Path) -> io::Result<()> {
         .create(path)
 }
 
+/// `path` made absolute against the current directory, without resolving symlinks.
+pub(crate) fn absolute(path: &Path) -> Result<PathBuf> {
+    std::path::absolute(path).with_context(|| format!("cannot resolve {}", path.display()))
+}
+
+/// Bytes as lower-case hexadecimal.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// An io error as a short lower-case reason.
 pub fn describe(e: &io::Error) -> String {
     match e.kind() {
@@ -478,9 +488,6 @@ pub(crate) struct Created {
 /// create, adding them to the list the data volume holds.
 pub(crate) fn record_created(out: &Path, data: &Path, paths: &[PathBuf]) -> Result<()> {
     // absolute, so that a purge run from elsewhere finds the same places
-    let absolute = |p: &Path| {
-        std::path::absolute(p).with_context(|| format!("cannot resolve {}", p.display()))
-    };
     let (out, data) = (&absolute(out)?, &absolute(data)?);
     let paths = paths
         .iter()
@@ -577,7 +584,7 @@ fn db_password_digest(seed: &[u8; 32], password: &str) -> String {
     h.update(b"harbor-deploy database password\0");
     h.update(seed);
     h.update(password.as_bytes());
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hex(&h.finalize())
 }
 
 /// Records that the data volume's database accepts `password`.
@@ -587,21 +594,19 @@ pub(crate) fn record_db_password(
     seed: &[u8; 32],
     password: &str,
 ) -> Result<()> {
-    let path = db_password_path(data);
-    let digest = db_password_digest(seed, password);
-    if fs::read_to_string(&path).is_ok_and(|d| d.trim() == digest) {
-        return Ok(());
-    }
-    record_created(out, data, std::slice::from_ref(&path))?;
-    write_atomic(&path, format!("{digest}\n").as_bytes(), 0o600)
+    write_record(
+        out,
+        data,
+        &db_password_path(data),
+        &db_password_digest(seed, password),
+    )
 }
 
 /// Whether `password` is the one the data volume's database last accepted; None when no
 /// record says.
 pub(crate) fn db_password_recorded(data: &Path, seed: &[u8; 32], password: &str) -> Option<bool> {
-    let recorded = read_limited(&db_password_path(data), 1024).ok()?;
-    let recorded = String::from_utf8(recorded).ok()?;
-    Some(recorded.trim() == db_password_digest(seed, password))
+    let recorded = read_record(&db_password_path(data))?;
+    Some(recorded == db_password_digest(seed, password))
 }
 
 /// Where a data volume keeps the newest Harbor release that ran on it: the database a release
@@ -612,17 +617,30 @@ fn release_path(data: &Path) -> PathBuf {
 
 /// Records that `tag` ran on the data volume, unless a newer one did.
 pub(crate) fn record_release(out: &Path, data: &Path, tag: &str) -> Result<()> {
-    let rank = |t: &str| harbor_prep::RELEASES.iter().position(|r| r.tag == t);
+    let rank = harbor_prep::Release::rank;
     if recorded_release(data).is_some_and(|old| rank(&old) >= rank(tag)) {
         return Ok(());
     }
-    let path = release_path(data);
-    record_created(out, data, std::slice::from_ref(&path))?;
-    write_atomic(&path, format!("{tag}\n").as_bytes(), 0o600)
+    write_record(out, data, &release_path(data), tag)
 }
 
 /// The newest release recorded to have run on the data volume.
 pub(crate) fn recorded_release(data: &Path) -> Option<String> {
-    let text = String::from_utf8(read_limited(&release_path(data), 64).ok()?).ok()?;
+    read_record(&release_path(data))
+}
+
+/// Writes a one-line record of the data volume (0600), listed as created, unless it holds
+/// `value` already.
+fn write_record(out: &Path, data: &Path, path: &Path, value: &str) -> Result<()> {
+    if read_record(path).as_deref() == Some(value) {
+        return Ok(());
+    }
+    record_created(out, data, &[path.to_path_buf()])?;
+    write_atomic(path, format!("{value}\n").as_bytes(), 0o600)
+}
+
+/// A one-line record's value; None when it is missing or is no such record.
+fn read_record(path: &Path) -> Option<String> {
+    let text = String::from_utf8(read_limited(path, 1024).ok()?).ok()?;
     Some(text.trim().to_string())
 }

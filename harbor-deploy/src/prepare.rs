@@ -294,9 +294,6 @@ fn release(args: &RenderOptions) -> Result<&'static Release> {
     }
 }
 
-/// The latest time that leaves room for ten years of certificate validity before 9999.
-const NOW_MAX: i64 = 253_086_681_599;
-
 /// Parses an RFC 3339 time such as `2026-01-31T12:00:00Z` into Unix seconds, as `--now` takes
 /// it.
 pub fn parse_now(text: &str) -> Result<i64, Error> {
@@ -319,7 +316,7 @@ fn now(given: Option<i64>) -> Result<i64> {
 }
 
 fn checked_now(t: i64, shown: &str) -> Result<i64> {
-    if !(0..=NOW_MAX).contains(&t) {
+    if !(0..=harbor_prep::pki::NOW_MAX).contains(&t) {
         return Err(InputError::new(format!(
             "--now `{shown}` is out of range; certificates need a time from 1970 to 9989"
         ))
@@ -475,10 +472,7 @@ pub(crate) fn locate(args: &RenderOptions, out: Option<PathBuf>) -> Result<(Path
     };
     let data = disk::data_dir(&config, &HostRoot::new(&args.root));
     let out = out_dir(args, out);
-    let absolute = |p: &Path| {
-        std::path::absolute(p).with_context(|| format!("cannot resolve {}", p.display()))
-    };
-    Ok((absolute(&out)?, absolute(&data)?))
+    Ok((disk::absolute(&out)?, disk::absolute(&data)?))
 }
 
 /// Validates the configuration as `render` will, without its keys: a configuration that
@@ -607,20 +601,15 @@ pub fn plan_prepare(opts: &PrepareOptions) -> Result<Prepared, Error> {
 /// keeps the password its cluster was created with, so the new one reaches the containers
 /// but not the database.
 fn password_change(bundle: &Bundle, out: &Path, data: &Path) -> Option<String> {
-    db_password_change(bundle, out, data)?;
-    Some(format!(
-        "database.password changed, but the database in {} keeps the password it was created \
+    let changed = db_password(bundle)? != previous_db_password(out)?;
+    (changed && has_cluster(data)).then(|| {
+        format!(
+            "database.password changed, but the database in {} keeps the password it was created \
          with; set the new one inside PostgreSQL too (ALTER USER postgres PASSWORD ...), or \
          core will be refused by the database",
-        data.join("database").display()
-    ))
-}
-
-/// The new database password, when the bundle changes it over a database cluster that exists.
-pub(crate) fn db_password_change(bundle: &Bundle, out: &Path, data: &Path) -> Option<String> {
-    let new = db_password(bundle)?;
-    let old = previous_db_password(out)?;
-    (old != new && has_cluster(data)).then_some(new)
+            data.join("database").display()
+        )
+    })
 }
 
 /// The password the bundle gives the bundled database; None with an external one.

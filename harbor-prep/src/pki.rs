@@ -54,6 +54,11 @@ pub const TOKEN_CERT_DAYS: u32 = 3650;
 /// `prepare gencert`'s validity when `-d` is not given.
 pub const GENCERT_DEFAULT_DAYS: u32 = 365;
 
+/// The latest `now`, in Unix seconds (9989-12-31T23:59:59Z), that leaves ten years of
+/// certificate validity before X.509's last time, 9999-12-31; every entry point that takes a
+/// time checks it against this.
+pub const NOW_MAX: i64 = 253_086_681_599;
+
 /// Subject of the internal CA; components add their CN to it.
 const INTERNAL_CA_SUBJECT: &str = "O=VMware,L=Beijing,ST=Beijing,C=CN";
 

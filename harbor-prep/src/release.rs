@@ -82,6 +82,12 @@ impl Release {
         })
     }
 
+    /// Where the release tagged `tag` (such as `v2.15.2`) stands among the supported ones,
+    /// oldest first; None for a tag that is not one of them.
+    pub fn rank(tag: &str) -> Option<usize> {
+        RELEASES.iter().position(|r| r.tag == tag)
+    }
+
     /// The names accepted by [`Release::find`], for messages.
     pub fn names() -> String {
         RELEASES

@@ -12,10 +12,6 @@ use napi_derive::napi;
 
 use crate::error::{Issue, invalid_arg, invalid_config};
 
-/// The latest time that leaves room for ten years of certificate validity before the year
-/// 9999, in unix seconds; the CLI's `--now` has the same bound.
-const NOW_MAX: i64 = 253_086_681_599;
-
 /// A file on the host that the configuration names (a certificate, a CA bundle, ...).
 #[napi(object)]
 pub struct HostFile {
@@ -438,7 +434,7 @@ pub(crate) fn unix_seconds(date: &Date) -> Result<i64> {
     }
 
     let seconds = (ms / 1000.0).floor();
-    if !(0.0..=NOW_MAX as f64).contains(&seconds) {
+    if !(0.0..=harbor_prep::pki::NOW_MAX as f64).contains(&seconds) {
         return Err(invalid_arg(
             "`now` is out of range; certificates need a time from 1970 to 9989",
         ));
@@ -449,7 +445,7 @@ pub(crate) fn unix_seconds(date: &Date) -> Result<i64> {
 fn clock() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(NOW_MAX))
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(harbor_prep::pki::NOW_MAX))
         .unwrap_or(0)
 }
 

@@ -335,10 +335,6 @@ pub fn release(harbor_version: Option<&str>) -> PyResult<&'static Release> {
     }
 }
 
-/// The latest time that leaves room for ten years of certificate validity before 9999, as the
-/// command line's `--now` allows.
-const NOW_MAX: i64 = 253_086_681_599;
-
 /// Unix seconds of an aware `datetime`, in the range the command line's `--now` accepts.
 pub fn unix_seconds(now: &Bound<'_, PyAny>) -> PyResult<i64> {
     let py = now.py();
@@ -358,7 +354,7 @@ pub fn unix_seconds(now: &Bound<'_, PyAny>) -> PyResult<i64> {
         .import("calendar")?
         .call_method1("timegm", (now.call_method0("utctimetuple")?,))?
         .extract()?;
-    if !(0..=NOW_MAX).contains(&seconds) {
+    if !(0..=harbor_prep::pki::NOW_MAX).contains(&seconds) {
         return Err(PyValueError::new_err(
             "now is out of range; certificates need a time from 1970 to 9989",
         ));

@@ -822,14 +822,18 @@ async fn check_unused(
         }))
         .await
         .map_err(|e| engine_error(e, "cannot list containers".into()))?;
+    // compared as the filesystem resolves them: a data volume named through a symlink is
+    // still that data volume
+    let places: Vec<PathBuf> = installations
+        .iter()
+        .flat_map(|(out, data)| [resolved(data), resolved(&out.join("common"))])
+        .collect();
     let mut users = BTreeSet::new();
     for c in all {
         let labels = c.labels.clone().unwrap_or_default();
         if labels.get(LABEL_PROJECT).map(String::as_str) == Some(project) {
             continue;
         }
-        // compared as the filesystem resolves them: a data volume named through a symlink
-        // is still that data volume
         let uses = c
             .mounts
             .iter()
@@ -837,10 +841,7 @@ async fn check_unused(
             .filter_map(|m| m.source.as_deref())
             .any(|src| {
                 let src = resolved(Path::new(src));
-                installations.iter().any(|(out, data)| {
-                    src.starts_with(resolved(data))
-                        || src.starts_with(resolved(&out.join("common")))
-                })
+                places.iter().any(|p| src.starts_with(p))
             });
         if uses {
             let name = container_name(&c);

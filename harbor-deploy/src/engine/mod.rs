@@ -411,10 +411,8 @@ fn check_root(opts: &UpOptions) -> Result<()> {
 
 fn target(opts: &UpOptions) -> Result<(crate::prepare::Rendered, Target)> {
     let mut rendered = crate::prepare::render(&opts.render, opts.out.clone(), None, None)?;
-    rendered.out = std::path::absolute(&rendered.out)
-        .with_context(|| format!("cannot resolve {}", rendered.out.display()))?;
-    rendered.data = std::path::absolute(&rendered.data)
-        .with_context(|| format!("cannot resolve {}", rendered.data.display()))?;
+    rendered.out = crate::disk::absolute(&rendered.out)?;
+    rendered.data = crate::disk::absolute(&rendered.data)?;
     let view = View::new(&rendered);
     let compose_path = rendered.out.join("docker-compose.yml");
     let text = String::from_utf8(view.read(&compose_path)?)
@@ -501,7 +499,7 @@ fn check_release(
     t: &Target,
     existing: &BTreeMap<String, Existing>,
 ) -> Result<()> {
-    let rank = |tag: &str| harbor_prep::RELEASES.iter().position(|r| r.tag == tag);
+    let rank = harbor_prep::Release::rank;
     let Some(target) = rank(t.release.tag) else {
         return Ok(());
     };

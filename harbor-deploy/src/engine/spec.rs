@@ -345,11 +345,7 @@ pub(super) async fn desired(docker: &Docker, opts: &UpOptions, t: &Target) -> Re
             Err(_) => String::new(),
         };
         hasher.update(image_id.as_bytes());
-        let hash: String = hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let hash = crate::disk::hex(&hasher.finalize());
 
         let labels = HashMap::from([
             (LABEL_PROJECT.to_string(), opts.project.clone()),
