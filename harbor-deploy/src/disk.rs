@@ -150,7 +150,7 @@ pub fn read_state(data: &Path, out: &Path) -> Result<State> {
     ];
     for (name, rel) in files {
         let path = data.join(rel);
-        match fs::read(&path) {
+        match read_limited(&path, STATE_FILE_LIMIT) {
             Ok(bytes) => {
                 let text = String::from_utf8(bytes).map_err(|_| {
                     let advice = if name == keys::SECRETKEY {
@@ -188,12 +188,15 @@ pub fn read_state(data: &Path, out: &Path) -> Result<State> {
     ];
     for (rel, var, name) in env_values {
         let path = out.join(rel);
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
+        let bytes = match read_limited(&path, STATE_FILE_LIMIT) {
+            Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => bail!("cannot read {}: {}", path.display(), describe(&e)),
         };
-        let Ok(pairs) = harbor_prep::envfile::parse(&text) else {
+        let Ok(pairs) = String::from_utf8(bytes)
+            .map_err(drop)
+            .and_then(|text| harbor_prep::envfile::parse(&text).map_err(drop))
+        else {
             bail!(
                 "{} is not a readable env file; fix it or remove it to generate new secrets",
                 path.display()
@@ -270,7 +273,17 @@ pub fn write_bundle(bundle: &Bundle, out: &Path, data: &Path, _lock: &DirLock) -
                             path.display()
                         );
                     }
-                    if fs::read(&path).is_ok_and(|old| old == *bytes) {
+                    // reading a pipe would wait for a writer forever
+                    if fs::symlink_metadata(&path)
+                        .is_ok_and(|m| !m.file_type().is_file() && !m.file_type().is_symlink())
+                    {
+                        bail!(
+                            "{} is not a regular file (a pipe or a device), but harbor needs a \
+                             file there; remove it",
+                            path.display()
+                        );
+                    }
+                    if holds(&path, bytes) {
                         written.unchanged += 1;
                         staged.push((path.clone(), path, entry));
                     } else {
@@ -311,6 +324,16 @@ pub fn write_bundle(bundle: &Bundle, out: &Path, data: &Path, _lock: &DirLock) -
     }
     Ok(written)
 }
+
+/// Whether `path` is a regular file (or a link to one) holding exactly `bytes`; a pipe or a
+/// device is never read.
+pub(crate) fn holds(path: &Path, bytes: &[u8]) -> bool {
+    fs::metadata(path).is_ok_and(|m| m.is_file()) && fs::read(path).is_ok_and(|old| old == bytes)
+}
+
+/// The largest secret or env file of an earlier bundle read back (keys and env files are a
+/// few kilobytes).
+const STATE_FILE_LIMIT: u64 = 1 << 20;
 
 /// An exclusive lock on an installer directory, held from reading the state to the end of
 /// a run, so that two runs on one installation take turns instead of interleaving their

@@ -1,7 +1,7 @@
 //! `harbor-deploy migrate`: upgrade a harbor.yml or a harbor.cfg, show the diff, write safely.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -37,11 +37,13 @@ pub fn run(
     let old = harbor_deploy::read_config(config)?;
     let name = config.display().to_string();
 
-    // --in-place alone means the input is the output
+    // --in-place alone means the input is the output; a symlink is written through, to the
+    // file it names, as an editor would
     let out = match (out, in_place) {
         (None, true) => Some(config.to_path_buf()),
         (out, _) => out,
     };
+    let out = out.map(|o| fs::canonicalize(&o).unwrap_or(o));
 
     // refuse before any work: writing over the input must be asked for, and a harbor.yml
     // under a .cfg name would be read back as a harbor.cfg
@@ -49,6 +51,15 @@ pub fn run(
         if is_legacy_cfg(out) {
             eprintln!(
                 "error: {} ends in .cfg, but the result is a harbor.yml; choose a .yml name",
+                out.display()
+            );
+            return Ok(ExitCode::from(EXIT_INVALID));
+        }
+        // a device or a pipe is no place for a harbor.yml: replacing /dev/null with one
+        // would hand its passwords to every program on the machine
+        if fs::metadata(out).is_ok_and(|m| !m.is_file()) {
+            eprintln!(
+                "error: {} is not a regular file; choose a file name for --out",
                 out.display()
             );
             return Ok(ExitCode::from(EXIT_INVALID));
@@ -126,12 +137,25 @@ pub fn run(
     }
 
     if let Some(out) = out {
-        // it holds passwords: keep the input's mode, and never make it readable by others
-        let mode = fs::metadata(config)
-            .map(|m| m.permissions().mode() & 0o777)
-            .unwrap_or(0o600)
+        // it holds passwords: keep the input's mode, and never make it readable by others;
+        // a file replaced keeps its owner, so that who could read it still can
+        let meta = fs::metadata(config).ok();
+        let mode = meta
+            .as_ref()
+            .map_or(0o600, |m| m.permissions().mode() & 0o777)
             & !0o007;
+        let owner = fs::metadata(&out).ok().or(meta);
         harbor_deploy::write_atomic(&out, new.as_bytes(), mode)?;
+        if let Some(m) = owner
+            && rustix::process::geteuid().is_root()
+        {
+            std::os::unix::fs::chown(&out, Some(m.uid()), Some(m.gid())).map_err(|e| {
+                Error::new(
+                    harbor_deploy::ErrorKind::Io,
+                    format!("cannot set the owner of {}: {e}", out.display()),
+                )
+            })?;
+        }
         eprintln!("wrote {} (schema {})", out.display(), release.schema);
     }
     Ok(ExitCode::SUCCESS)

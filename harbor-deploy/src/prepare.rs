@@ -399,7 +399,7 @@ impl Rendered {
             .filter_map(|e| {
                 let bytes = e.contents.as_ref()?;
                 let path = disk::target(e, &self.out, &self.data);
-                let same = fs::read(&path).is_ok_and(|old| old == *bytes);
+                let same = disk::holds(&path, bytes);
                 (!same).then_some(path)
             })
             .collect()

@@ -810,3 +810,111 @@ fn migrate_in_place_masks_secrets_in_the_diff_and_refuses_cfg_names() {
     assert_eq!(o.status.code(), Some(2));
     assert!(!out.exists());
 }
+
+#[test]
+fn migrate_writes_only_files_keeps_owners_and_follows_a_link() {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+
+    let s = Scratch::new();
+    let old = fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/reference/legacy/harbor-1.10.0.yml"),
+    )
+    .unwrap();
+    let real = s.out.join("real.yml");
+    fs::write(&real, &old).unwrap();
+
+    // a pipe (and so a device such as /dev/null) is never replaced by the migrated file
+    let fifo = s.out.join("pipe.yml");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let o = s.run(&[
+        "migrate",
+        "--config",
+        real.to_str().unwrap(),
+        "--out",
+        fifo.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
+    assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+
+    // --in-place through a symlink migrates the file it names, and keeps the link and the
+    // file's owner
+    let link = s.out.join("harbor.yml");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let is_root = rustix::process::geteuid().is_root();
+    if is_root {
+        std::os::unix::fs::chown(&real, Some(65534), Some(65534)).unwrap();
+    }
+    let before = fs::metadata(&real).unwrap();
+    let o = s.run(&["migrate", "--config", link.to_str().unwrap(), "--in-place"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        fs::read_to_string(&real)
+            .unwrap()
+            .contains("_version: 2.15.0")
+    );
+    let after = fs::metadata(&real).unwrap();
+    assert_eq!((after.uid(), after.gid()), (before.uid(), before.gid()));
+}
+
+#[test]
+fn a_pipe_where_the_bundle_writes_a_file_is_refused_not_waited_on() {
+    let s = Scratch::new();
+    s.config(&default_yml());
+    let o = s.prepare(&[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let compose = s.out.join("docker-compose.yml");
+    fs::remove_file(&compose).unwrap();
+    assert!(
+        Command::new("mkfifo")
+            .arg(&compose)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_harbor-deploy"))
+        .args([
+            "prepare",
+            "--config",
+            s.out.join("harbor.yml").to_str().unwrap(),
+            "--out",
+            s.out.to_str().unwrap(),
+            "--root",
+            s.root.to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("prepare waited on the pipe");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a regular file"),
+        "{}",
+        stderr(&out)
+    );
+}

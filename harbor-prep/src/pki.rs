@@ -740,6 +740,15 @@ fn strip_zeros(b: &[u8]) -> &[u8] {
     &b[start..]
 }
 
+/// Whether `pem` holds a readable RSA private key, as core's token signing key must be; the
+/// reason when not (never the key's bytes).
+pub fn check_rsa_key(pem: &[u8]) -> Result<(), String> {
+    match private_key(pem)? {
+        KeyId::Rsa { .. } => Ok(()),
+        KeyId::Ec { .. } => Err("it is an EC key, not an RSA one".to_owned()),
+    }
+}
+
 /// Reads the first private-key PEM block.
 fn private_key(pem: &[u8]) -> Result<KeyId, String> {
     let mut found = None;

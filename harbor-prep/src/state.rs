@@ -157,6 +157,24 @@ impl State {
             }
         }
 
+        // core signs its tokens with it: a key it cannot read stops core at its first token
+        if pems_ok
+            && let Some(key) = self.get(keys::TOKEN_KEY)
+            && let Err(why) = pki::check_rsa_key(key.expose().as_bytes())
+        {
+            pems_ok = false;
+            issues.push(Issue::new(
+                "secret/core/private_key.pem",
+                None,
+                Code::Certificate,
+                format!(
+                    "the existing `secret/core/private_key.pem` is not a readable RSA private \
+                     key ({why}); restore it, or remove it and `secret/registry/root.crt` to \
+                     have a new pair made"
+                ),
+            ));
+        }
+
         // the registry checks core's tokens with root.crt, so it must hold the key's public half
         if let (true, Some(key), Some(cert)) = (
             pems_ok,

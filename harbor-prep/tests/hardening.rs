@@ -528,6 +528,26 @@ fn root_crt_of_another_key_is_reported() {
 }
 
 #[test]
+fn an_unreadable_token_key_is_reported() {
+    let mut state = State::new();
+    state.set(
+        harbor_prep::state::keys::TOKEN_KEY,
+        Secret::new("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"),
+    );
+
+    let found = state.check();
+
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].path, "secret/core/private_key.pem");
+    assert!(
+        found[0].message.contains("not a readable RSA private key"),
+        "{}",
+        found[0].message
+    );
+    assert!(!found[0].message.contains("AAAA"), "{}", found[0].message);
+}
+
+#[test]
 fn matching_token_pair_passes() {
     assert!(token_state("b-https", "b-https").check().is_empty());
 }
